@@ -1,0 +1,85 @@
+"""HNASNet: a derived HNAS network, an ordinary BasicSR architecture."""
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from hnas_basicsr.nas.cells import Cell
+from hnas_basicsr.nas.genotype import Genotype
+from hnas_basicsr.nas.space import NUM_NODES, SCALES
+
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+def check_positive_int(name, value):
+    """Raise ValueError unless ``value`` is a positive integer (YAML values arrive unchecked)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'{name}: expected a positive integer, got {value!r}')
+
+
+def check_scale(upscale):
+    if upscale not in SCALES:
+        raise ValueError(f'upscale: expected one of {", ".join(map(str, SCALES))}, got {upscale!r}')
+
+
+class MeanShift(nn.Module):
+    """Subtract (``sign=-1``) or add back (``sign=1``) the data mean, scaled by ``img_range``."""
+
+    def __init__(self, num_ch, img_range, rgb_mean, sign):
+        super().__init__()
+        mean = rgb_mean if num_ch == 3 else [0.5] * num_ch
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, num_ch, 1, 1))
+        self.img_range, self.sign = img_range, sign
+
+    def forward(self, x):
+        if self.sign < 0:
+            return (x - self.mean) * self.img_range
+        return x / self.img_range + self.mean
+
+
+@ARCH_REGISTRY.register()
+class HNASNet(nn.Module):
+    """A network derived by HNAS: head conv, ``num_layers`` cells (one upsampling cell), tail conv.
+
+    Args:
+        genotype (dict): ``normal``, ``upsampling`` and ``position`` (1..num_layers); see
+            :class:`hnas_basicsr.nas.genotype.Genotype`.
+        num_in_ch (int): Input channels. Default: 3.
+        num_out_ch (int): Output channels. Default: 3.
+        num_feat (int): C, the channels of every op; cells output NUM_NODES * C. Default: 64.
+        num_layers (int): L, cells in the network. Default: 12.
+        upscale (int): 2, 3 or 4. Default: 2.
+        img_range (float): Image range. Default: 255 as in basicsr's EDSR.
+        rgb_mean (list[float]): Mean subtracted from a 3-channel input. Default: DIV2K mean.
+    """
+
+    def __init__(self,
+                 genotype,
+                 num_in_ch=3,
+                 num_out_ch=3,
+                 num_feat=64,
+                 num_layers=12,
+                 upscale=2,
+                 img_range=255.,
+                 rgb_mean=DIV2K_RGB_MEAN):
+        super().__init__()
+        for name, value in (('num_in_ch', num_in_ch), ('num_out_ch', num_out_ch), ('num_feat', num_feat),
+                            ('num_layers', num_layers)):
+            check_positive_int(name, value)
+        check_scale(upscale)
+        self.genotype = Genotype.from_dict(genotype, num_layers)
+        self.upscale = upscale
+        width = NUM_NODES * num_feat
+        self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
+        self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
+        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1)
+        self.cells = nn.ModuleList(
+            Cell('upsampling' if layer == self.genotype.position else 'normal',
+                 self.genotype.upsampling if layer == self.genotype.position else self.genotype.normal, width,
+                 num_feat, upscale) for layer in range(1, num_layers + 1))
+        self.conv_last = nn.Conv2d(width, num_out_ch, 3, padding=1)
+
+    def forward(self, x):
+        s0 = s1 = self.conv_first(self.sub_mean(x))
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.add_mean(self.conv_last(s1))

@@ -1,0 +1,1 @@
+"""The HNAS method, independent of BasicSR: search space, operations, cells, cost, strategy."""
