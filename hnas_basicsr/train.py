@@ -1,0 +1,10 @@
+"""Train with BasicSR's own pipeline and CLI: python hnas_basicsr/train.py -opt X.yml [--auto_resume]."""
+import hnas_basicsr.archs  # noqa: F401  (registers HNASNet, HNASSuperNet, HNASController)
+import hnas_basicsr.data  # noqa: F401
+import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
+from basicsr.train import train_pipeline
+from hnas_basicsr.runtime import patch_basicsr, project_root
+
+if __name__ == '__main__':
+    patch_basicsr()
+    train_pipeline(project_root())
