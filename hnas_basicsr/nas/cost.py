@@ -46,3 +46,56 @@ def count_macs(net: nn.Module, lr_size: Tuple[int, int] = DEFAULT_LR_SIZE, in_ch
 def count_cost(net: nn.Module, lr_size: Tuple[int, int] = DEFAULT_LR_SIZE, in_ch: int = 3) -> Cost:
     """Parameters and multiply-adds of ``net``."""
     return Cost(count_params(net), count_macs(net, lr_size, in_ch))
+
+
+class PathCostTable:
+    """Exact cost of any architecture of the space from a table built once (cheap per sample).
+
+    Every op's multiply-adds depend only on its kind, the resolution it runs at and (for an
+    upsampling op) whether it upsamples, so one count per (op, resolution) on meta tensors gives
+    the cost of every path by addition. The result equals :func:`count_cost` of the
+    :class:`HNASNet` of the same genotype and arguments (tested).
+
+    Args:
+        num_feat (int): C of the network the cost is for (the retraining width, not the search width).
+        num_layers (int): L.
+        upscale (int): 2, 3 or 4.
+        num_in_ch (int): Input channels. Default: 3.
+        num_out_ch (int): Output channels. Default: 3.
+        lr_size (tuple[int, int]): LR input size the cost is counted for. Default: 480 x 480.
+    """
+
+    def __init__(self, num_feat=64, num_layers=12, upscale=2, num_in_ch=3, num_out_ch=3, lr_size=DEFAULT_LR_SIZE):
+        from hnas_basicsr.nas.operations import build_op
+        from hnas_basicsr.nas.space import NORMAL_OPS, NUM_NODES, UPSAMPLING_OPS
+        self.num_layers, self.lr_size = num_layers, tuple(lr_size)
+        width, lr = NUM_NODES * num_feat, tuple(lr_size)
+        hr = (lr[0] * upscale, lr[1] * upscale)
+
+        def cost(module, size, channels=num_feat):
+            return Cost(count_params(module), count_macs(module, size, channels))
+
+        self.head = cost(nn.Conv2d(num_in_ch, width, 3, padding=1), lr, num_in_ch)
+        self.tail = cost(nn.Conv2d(width, num_out_ch, 3, padding=1), hr, width)
+        pre = nn.Conv2d(width, num_feat, 1)
+        self.pre = {'lr': cost(pre, lr, width), 'hr': cost(pre, hr, width)}
+        self.normal = {(op, res): cost(build_op('normal', op, num_feat, upscale), size)
+                       for op in NORMAL_OPS for res, size in (('lr', lr), ('hr', hr))}
+        self.upsampling = {(op, from_input): cost(build_op('upsampling', op, num_feat, upscale if from_input else 1),
+                                                  lr if from_input else hr)
+                           for op in UPSAMPLING_OPS for from_input in (True, False)}
+
+    def cost(self, genotype) -> Cost:
+        """Parameters and multiply-adds of the HNASNet of ``genotype`` (a Genotype)."""
+        p = genotype.position
+        parts = [self.head, self.tail]
+        for layer in range(1, self.num_layers + 1):
+            if layer == p:
+                parts += [self.pre['lr'], self.pre['lr']]
+                parts += [self.upsampling[op, source < 2] for node in genotype.upsampling for op, source in node]
+                continue
+            res = 'lr' if layer < p else 'hr'
+            # s0 of the layer right after the upsampling cell is still at low resolution
+            parts += [self.pre['lr' if layer <= p + 1 else 'hr'], self.pre[res]]
+            parts += [self.normal[op, res] for node in genotype.normal for op, _ in node]
+        return Cost(sum(c.params for c in parts), sum(c.macs for c in parts))

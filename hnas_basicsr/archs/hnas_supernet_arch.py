@@ -1,0 +1,90 @@
+"""HNASSuperNet: the two-branch weight-sharing super network searched by HNAS."""
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from hnas_basicsr.archs.hnas_arch import DIV2K_RGB_MEAN, HNASNet, MeanShift, check_positive_int, check_scale
+from hnas_basicsr.nas.cells import SharedCell
+from hnas_basicsr.nas.genotype import Genotype
+from hnas_basicsr.nas.space import NUM_NODES
+
+
+@ARCH_REGISTRY.register()
+class HNASSuperNet(nn.Module):
+    """At each of the L layers a normal and an upsampling :class:`SharedCell`; one path runs per call.
+
+    The architecture is set with :meth:`set_genotype` (or passed to ``forward``); forward then runs
+    only that path: layers before the position use their normal cell at low resolution, the layer
+    at the position its upsampling cell (once), the layers after it their normal cell at high
+    resolution. A layer's normal cell has one set of weights for both resolutions. Arguments are
+    those of :class:`HNASNet` without the genotype.
+    """
+
+    def __init__(self,
+                 num_in_ch=3,
+                 num_out_ch=3,
+                 num_feat=8,
+                 num_layers=12,
+                 upscale=2,
+                 img_range=255.,
+                 rgb_mean=DIV2K_RGB_MEAN):
+        super().__init__()
+        for name, value in (('num_in_ch', num_in_ch), ('num_out_ch', num_out_ch), ('num_feat', num_feat),
+                            ('num_layers', num_layers)):
+            check_positive_int(name, value)
+        check_scale(upscale)
+        self.hparams = dict(
+            num_in_ch=num_in_ch,
+            num_out_ch=num_out_ch,
+            num_feat=num_feat,
+            num_layers=num_layers,
+            upscale=upscale,
+            img_range=img_range,
+            rgb_mean=list(rgb_mean))
+        width = NUM_NODES * num_feat
+        self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
+        self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
+        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1)
+        self.normal_cells = nn.ModuleList(
+            SharedCell('normal', width, num_feat, upscale) for _ in range(num_layers))
+        self.upsampling_cells = nn.ModuleList(
+            SharedCell('upsampling', width, num_feat, upscale) for _ in range(num_layers))
+        self.conv_last = nn.Conv2d(width, num_out_ch, 3, padding=1)
+        self.genotype = None
+
+    @property
+    def num_layers(self):
+        return self.hparams['num_layers']
+
+    def set_genotype(self, genotype):
+        """Select the path that ``forward`` runs (a Genotype or its mapping)."""
+        self.genotype = Genotype.from_dict(genotype, self.num_layers)
+
+    def path_cells(self, genotype):
+        """(shared cell, cell genotype) for each layer of ``genotype``'s path."""
+        return [(self.upsampling_cells[k], genotype.upsampling) if k + 1 == genotype.position else
+                (self.normal_cells[k], genotype.normal) for k in range(self.num_layers)]
+
+    def forward(self, x, genotype=None):
+        genotype = self.genotype if genotype is None else Genotype.from_dict(genotype, self.num_layers)
+        if genotype is None:
+            raise RuntimeError('HNASSuperNet: no architecture set; call set_genotype(genotype) first')
+        s0 = s1 = self.conv_first(self.sub_mean(x))
+        for cell, nodes in self.path_cells(genotype):
+            s0, s1 = s1, cell(s0, s1, nodes)
+        return self.add_mean(self.conv_last(s1))
+
+    def extract(self, genotype) -> HNASNet:
+        """The stand-alone :class:`HNASNet` of ``genotype``'s path, with this supernet's weights copied in."""
+        genotype = Genotype.from_dict(genotype, self.num_layers)
+        net = HNASNet(genotype.to_dict(), **self.hparams).to(self.conv_first.weight.device)
+        state = {}
+        for prefix in ('sub_mean', 'add_mean', 'conv_first', 'conv_last'):
+            state.update({f'{prefix}.{k}': v for k, v in getattr(self, prefix).state_dict().items()})
+        for layer, (cell, nodes) in enumerate(self.path_cells(genotype)):
+            state.update({f'cells.{layer}.inputs.{k}': v for k, v in cell.inputs.state_dict().items()})
+            for offset, node in enumerate(nodes):
+                for slot, (op, source) in enumerate(node):
+                    edge = cell.edges[cell.key(offset, source, op)]
+                    state.update({f'cells.{layer}.edges.{offset}.{slot}.{k}': v for k, v in edge.state_dict().items()})
+        net.load_state_dict(state)
+        return net

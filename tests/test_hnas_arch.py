@@ -1,0 +1,72 @@
+"""HNASNet: registry, exact output sizes, one upsampling cell, build through basicsr from an option file."""
+import pytest
+import torch
+import yaml
+from basicsr.archs import build_network
+from basicsr.utils.registry import ARCH_REGISTRY
+
+from hnas_basicsr.archs.hnas_arch import HNASNet
+from hnas_basicsr.nas.genotype import GenotypeError, published_genotypes
+
+PUBLISHED = published_genotypes()
+
+
+def test_registered_classes_are_found_by_basicsr():
+    for name in ('HNASNet', 'HNASSuperNet'):
+        assert ARCH_REGISTRY.get(name).__name__ == name
+
+
+@pytest.mark.parametrize('scale', [2, 3, 4])
+@pytest.mark.parametrize('name', sorted(PUBLISHED))
+def test_published_networks_give_exact_output_size(name, scale):
+    net = HNASNet(PUBLISHED[name].to_dict(), num_feat=4, upscale=scale)
+    x = torch.rand(1, 3, 10, 13)
+    assert net(x).shape == (1, 3, 10 * scale, 13 * scale)
+
+
+def test_upsampling_cell_runs_once_per_forward():
+    net = HNASNet(PUBLISHED['HNAS_A'].to_dict(), num_feat=4)
+    calls = []
+    for cell in net.cells:
+        cell.register_forward_hook(lambda module, args, out: calls.append(module.kind))
+    net(torch.rand(1, 3, 8, 8))
+    assert calls.count('upsampling') == 1 and len(calls) == 12
+    assert [c.kind for c in net.cells].index('upsampling') == 9  # position 10, counted from 1
+
+
+@pytest.mark.parametrize('position', [1, 5])
+def test_any_position_works(position):
+    genotype = dict(PUBLISHED['HNAS_B'].to_dict(), position=position)
+    net = HNASNet(genotype, num_feat=4, num_layers=5, upscale=3)
+    assert net(torch.rand(1, 3, 6, 7)).shape == (1, 3, 18, 21)
+
+
+def test_builds_through_basicsr_from_written_option_file(tmp_path):
+    opt = {'network_g': dict(type='HNASNet', num_feat=4, num_layers=12, upscale=2,
+                             genotype=PUBLISHED['HNAS_C'].to_dict())}
+    path = tmp_path / 'opt.yml'
+    path.write_text(yaml.safe_dump(opt))
+    net = build_network(yaml.safe_load(path.read_text())['network_g'])
+    assert isinstance(net, HNASNet) and net.genotype == PUBLISHED['HNAS_C']
+    assert net(torch.rand(1, 3, 5, 5)).shape == (1, 3, 10, 10)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(upscale=5), 'upscale: expected one of 2, 3, 4'),
+    (dict(num_feat=0), 'num_feat: expected a positive integer'),
+    (dict(num_layers='12'), 'num_layers: expected a positive integer'),
+])
+def test_bad_arguments_are_rejected_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        HNASNet(PUBLISHED['HNAS_A'].to_dict(), **kwargs)
+
+
+def test_position_beyond_num_layers_is_rejected():
+    with pytest.raises(GenotypeError, match='10 is outside 1..8'):
+        HNASNet(PUBLISHED['HNAS_A'].to_dict(), num_layers=8)
+
+
+def test_gradients_reach_every_parameter():
+    net = HNASNet(dict(PUBLISHED['HNAS_B'].to_dict(), position=3), num_feat=4, num_layers=4, upscale=2)
+    net(torch.rand(2, 3, 6, 6)).mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
