@@ -5,8 +5,8 @@
 * Resume from any current directory: basicsr looks for ``experiments/<name>/training_states``
   relative to the current directory (from elsewhere it silently starts over); here it looks under
   the root that the experiments are written to.
-* Relative dataset paths that do not exist from the current directory are looked up under the
-  root too, so the shipped option files run from anywhere.
+* Relative dataset and pretrained-network paths that do not exist from the current directory are
+  looked up under the root too, so the shipped option files run from anywhere.
 """
 import os
 from os import path as osp
@@ -29,12 +29,16 @@ def _resolve(value, root):
     return value
 
 
-def resolve_dataset_paths(opt, root):
-    """Relative dataset paths missing from the current directory -> the same path under ``root``."""
+def resolve_paths(opt, root):
+    """Relative dataset and pretrained-network paths missing from the current directory -> under ``root``."""
     for dataset in (opt.get('datasets') or {}).values():
         for key in _PATH_KEYS:
             if key in dataset:
                 dataset[key] = _resolve(dataset[key], root)
+    paths = opt.get('path') or {}
+    for key in paths:
+        if key.startswith('pretrain_network'):
+            paths[key] = _resolve(paths[key], root)
     return opt
 
 
@@ -73,7 +77,7 @@ def patch_basicsr():
 
     def parse_options(root_path, is_train=True):
         opt, args = options.parse_options(root_path, is_train)
-        return resolve_dataset_paths(opt, root_path), args
+        return resolve_paths(opt, root_path), args
 
     for module in (basicsr.train, basicsr.test):
         module.parse_options = parse_options

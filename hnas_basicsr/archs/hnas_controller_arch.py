@@ -152,7 +152,8 @@ class HNASController(nn.Module):
         forced = forced or [None] * (2 * n + 1)
         normal, normal_state = self._cell_steps('normal', forced[:n], greedy, generator)
         upsampling, upsampling_state = self._cell_steps('upsampling', forced[n:2 * n], greedy, generator)
-        return normal + upsampling + [self._position_step(normal_state, upsampling_state, forced[-1], greedy, generator)]
+        position = self._position_step(normal_state, upsampling_state, forced[-1], greedy, generator)
+        return normal + upsampling + [position]
 
     def _cell_steps(self, kind, forced, greedy, generator):
         """Run one cell controller over its decisions; return the steps and the final LSTM state."""

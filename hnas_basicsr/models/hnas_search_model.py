@@ -1,0 +1,248 @@
+"""HNASSearchModel: HNAS's Algorithm 1 inside BasicSR's own training loop.
+
+Each BasicSR iteration is one weight step of the supernet (``network_g``, an HNASSuperNet) on the
+weight split, with an architecture freshly sampled from the controller (``network_c``, an
+HNASController). Every ``search.weight_steps`` iterations follow ``search.controller_steps``
+REINFORCE steps of the controller on the controller split, rewarded with
+lambda * PSNR - (1 - lambda) * Cost (+ entropy bonus) against a moving-average baseline.
+With ``search.strategy: random`` the architectures are sampled uniformly and the controller is
+never trained: the random-search baseline with the same supernet, data and budget.
+"""
+import copy
+import math
+import os
+import random
+from os import path as osp
+
+import torch
+from basicsr.archs import build_network
+from basicsr.data import build_dataloader, build_dataset
+from basicsr.metrics.psnr_ssim import calculate_psnr_pt
+from basicsr.models import lr_scheduler
+from basicsr.models.sr_model import SRModel
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from hnas_basicsr.nas import space
+from hnas_basicsr.nas.cost import PathCostTable
+from hnas_basicsr.nas.reward import MovingAverageBaseline, reward
+
+SEARCH_DEFAULTS = {
+    'strategy': 'controller',  # or 'random': uniform sampling, no controller training
+    'lambda': 0.6,  # trade-off: lambda * PSNR - (1 - lambda) * Cost
+    'cost_unit': 100.0,  # one unit of Cost, in G multiply-adds ...
+    'cost_lr_size': [480, 480],  # ... of the derived network for an LR input of this size ...
+    'cost_num_feat': 64,  # ... at its retraining width
+    'entropy_weight': 1.0,  # weight of the mean per-decision entropy added to the reward (paper: 1)
+    'baseline_decay': 0.95,
+    'weight_steps': 100,  # weight steps between two controller rounds (an epoch's worth in Algorithm 1)
+    'controller_steps': 10,  # controller steps per round
+}
+
+
+def search_options(opt):
+    """The ``search`` block of the options with defaults filled in and values checked."""
+    unknown = set(opt.get('search') or {}) - set(SEARCH_DEFAULTS)
+    if unknown:
+        raise ValueError(f'search: unknown key(s) {", ".join(sorted(unknown))}; expected {", ".join(SEARCH_DEFAULTS)}')
+    search = dict(SEARCH_DEFAULTS, **(opt.get('search') or {}))
+    if search['strategy'] not in ('controller', 'random'):
+        raise ValueError(f"search.strategy: expected 'controller' or 'random', got {search['strategy']!r}")
+    if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
+        raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
+    for key in ('weight_steps', 'controller_steps', 'cost_num_feat'):
+        if isinstance(search[key], bool) or not isinstance(search[key], int) or search[key] < 1:
+            raise ValueError(f'search.{key}: expected a positive integer, got {search[key]!r}')
+    return search
+
+
+def cycle(loader):
+    """Endless batches from a dataloader (a new shuffle per pass)."""
+    while True:
+        yield from loader
+
+
+@MODEL_REGISTRY.register()
+class HNASSearchModel(SRModel):
+    """BasicSR model of the HNAS search: supernet weights and controller, interleaved (Algorithm 1)."""
+
+    def __init__(self, opt):
+        self.search = search_options(opt)
+        self.net_c = None
+        super().__init__(opt)
+        if self.net_c is None:  # not training: the controller is still needed to sample and derive
+            self._build_controller()
+        supernet = self.get_bare_model(self.net_g)
+        hp = supernet.hparams
+        self.num_layers, self.scale = hp['num_layers'], hp['upscale']
+        self.cost_table = PathCostTable(self.search['cost_num_feat'], hp['num_layers'], hp['upscale'],
+                                        hp['num_in_ch'], hp['num_out_ch'], tuple(self.search['cost_lr_size']))
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(opt.get('manual_seed') or 0)
+        self.rng = random.Random(opt.get('manual_seed') or 0)  # the random strategy's sampler
+        self.baseline = MovingAverageBaseline(self.search['baseline_decay'])
+        self.search_log = {}
+        self.controller_batches = None
+
+    # ---- building -------------------------------------------------------------------------------------------------
+    def _build_controller(self):
+        self.net_c = build_network(self.opt['network_c']).to(self.device)
+        self.print_network(self.net_c)
+        load_path = self.opt['path'].get('pretrain_network_c')
+        if load_path is not None:
+            self.load_network(self.net_c, load_path, self.opt['path'].get('strict_load_c', True), 'params')
+
+    def init_training_settings(self):
+        self._build_controller()
+        self.net_c.train()
+        super().init_training_settings()
+
+    def setup_optimizers(self):
+        super().setup_optimizers()
+        optim_c = copy.deepcopy(self.opt['train']['optim_c'])
+        self.optimizer_c = self.get_optimizer(optim_c.pop('type'), self.net_c.parameters(), **optim_c)
+        self.optimizers.append(self.optimizer_c)
+
+    def setup_schedulers(self):
+        """``train.scheduler`` for the weights, ``train.scheduler_c`` (default: the same) for the controller."""
+        train_opt = self.opt['train']
+        for optimizer, key in ((self.optimizer_g, 'scheduler'), (self.optimizer_c, 'scheduler_c')):
+            sched = copy.deepcopy(train_opt.get(key) or train_opt['scheduler'])
+            self.schedulers.append(getattr(lr_scheduler, sched.pop('type'))(optimizer, **sched))
+
+    def _controller_loader(self):
+        """Batches of the controller split: the training set's options with ``split: controller``."""
+        dataset_opt = copy.deepcopy(self.opt['datasets']['train'])
+        if dataset_opt.get('type') != 'HNASSplitDataset':
+            raise ValueError('datasets.train.type: the search needs HNASSplitDataset (weight and controller splits '
+                             f"of the training images), got {dataset_opt.get('type')!r}")
+        dataset_opt['split'] = 'controller'
+        dataset = build_dataset(dataset_opt)
+        loader = build_dataloader(dataset, dataset_opt, num_gpu=self.opt['num_gpu'], dist=False, sampler=None,
+                                  seed=self.opt['manual_seed'])
+        return cycle(loader)
+
+    # ---- sampling and reward --------------------------------------------------------------------------------------
+    def sample(self, greedy=False):
+        """One architecture from the strategy: a ControllerSample-like (genotype, log_prob, entropy)."""
+        if self.search['strategy'] == 'random' and not greedy:
+            return space.random_genotype(self.num_layers, self.rng), None, None
+        result = self.net_c.sample(greedy=greedy, generator=self.generator)
+        return result.genotype, result.log_prob, result.entropy
+
+    def evaluate(self, genotype, lq, gt):
+        """(PSNR on Y with crop = scale, in dB, averaged over the batch; Cost in cost units) of ``genotype``."""
+        with torch.no_grad():
+            sr = self.net_g(lq, genotype)
+        psnr = calculate_psnr_pt(sr.clamp(0, 1), gt, crop_border=self.scale, test_y_channel=True).mean().item()
+        return psnr, self.cost_table.cost(genotype).macs / (self.search['cost_unit'] * 1e9)
+
+    def joint_reward(self, psnr, cost, entropy):
+        num_decisions = len(space.decisions(self.num_layers))
+        return (reward(psnr, cost, self.search['lambda'], 1.0) +
+                self.search['entropy_weight'] * float(entropy) / num_decisions)
+
+    # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
+    def optimize_parameters(self, current_iter):
+        genotype, _, _ = self.sample()
+        self.get_bare_model(self.net_g).set_genotype(genotype)
+        super().optimize_parameters(current_iter)
+        self.search_log['position'] = genotype.position
+        if self.search['strategy'] == 'controller' and current_iter % self.search['weight_steps'] == 0:
+            self.train_controller()
+
+    def train_controller(self):
+        """``controller_steps`` REINFORCE steps on batches of the controller split."""
+        if self.controller_batches is None:
+            self.controller_batches = self._controller_loader()
+        self.net_g.eval()
+        stats = []
+        for _ in range(self.search['controller_steps']):
+            batch = next(self.controller_batches)
+            genotype, log_prob, entropy = self.sample()
+            psnr, cost = self.evaluate(genotype, batch['lq'].to(self.device), batch['gt'].to(self.device))
+            value = self.joint_reward(psnr, cost, entropy)
+            if not math.isfinite(value):
+                get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): step skipped')
+                continue
+            advantage = value - self.baseline.value if self.baseline.value is not None else 0.0
+            self.baseline.update(value)
+            loss = -advantage * log_prob
+            self.optimizer_c.zero_grad()
+            loss.backward()
+            self.optimizer_c.step()
+            stats.append((value, psnr, cost, float(entropy), loss.item()))
+        self.net_g.train()
+        if stats:
+            mean = [sum(column) / len(stats) for column in zip(*stats)]
+            self.search_log.update(
+                reward=mean[0], psnr_c=mean[1], cost=mean[2], entropy=mean[3], l_policy=mean[4],
+                baseline=self.baseline.value,
+                gmacs=mean[2] * self.search['cost_unit'])
+            probs = self.net_c.probabilities()
+            self.search_log.update({f'p_position_{k + 1}': p for k, p in enumerate(probs['position'])})
+            greedy = self.sample(greedy=True)[0]
+            self.search_log['greedy_position'] = greedy.position
+
+    def get_current_log(self):
+        return dict(self.log_dict, **self.search_log)
+
+    # ---- validation of the greedy architecture -------------------------------------------------------------------
+    def greedy_genotype(self):
+        with torch.no_grad():
+            return self.sample(greedy=True)[0] if self.search['strategy'] == 'controller' else None
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """BasicSR validation of the controller's most likely architecture (random search: the last sample)."""
+        net = self.get_bare_model(self.net_g)
+        trained = net.genotype
+        genotype = self.greedy_genotype() or trained
+        net.set_genotype(genotype)
+        cost = self.cost_table.cost(genotype)
+        get_root_logger().info(f'Validating architecture: {genotype.describe()}; derived network: '
+                               f'{cost.params / 1e6:.3f} M params, {cost.macs / 1e9:.1f} G multiply-adds '
+                               f'({self.search["cost_lr_size"]} LR input, {self.search["cost_num_feat"]} channels)')
+        if tb_logger:
+            tb_logger.add_scalar('val/greedy_gmacs', cost.macs / 1e9, current_iter)
+            tb_logger.add_scalar('val/greedy_position', genotype.position, current_iter)
+        super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        if trained is not None:
+            net.set_genotype(trained)
+
+    # ---- checkpoints ----------------------------------------------------------------------------------------------
+    def save(self, epoch, current_iter):
+        self.save_network(self.net_c, 'net_c', current_iter)
+        super().save(epoch, current_iter)
+
+    def save_training_state(self, epoch, current_iter):
+        """BasicSR's training state plus the search state (baseline, sampler states), written atomically."""
+        if current_iter == -1:
+            return
+        state = {
+            'epoch': epoch,
+            'iter': current_iter,
+            'optimizers': [o.state_dict() for o in self.optimizers],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+            'search': {
+                'baseline': self.baseline.state_dict(),
+                'generator': self.generator.get_state(),
+                'rng': _rng_state(self.rng),
+            },
+        }
+        path = osp.join(self.opt['path']['training_states'], f'{current_iter}.state')
+        torch.save(state, path + '.tmp')
+        os.replace(path + '.tmp', path)
+
+    def resume_training(self, resume_state):
+        super().resume_training(resume_state)
+        search = resume_state['search']
+        self.baseline.load_state_dict(search['baseline'])
+        self.generator.set_state(search['generator'].cpu())
+        version, internal, gauss = search['rng']
+        self.rng.setstate((version, tuple(internal), gauss))
+
+
+def _rng_state(rng):
+    """random.Random state as plain ints and lists (loadable with weights_only=True)."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
