@@ -18,35 +18,15 @@ import sys
 
 import hnas_basicsr.archs  # noqa: F401  (before basicsr; registers HNASNet)
 import torch
-import yaml
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch.utils.flop_counter import FlopCounterMode
 
+from hnas_basicsr.cli import ToolError, load_yaml, one_line
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, count_cost, protocol
 from hnas_basicsr.nas.genotype import Genotype, GenotypeError, published_genotypes
 
 GENOTYPE_DEFAULTS = {'num_feat': 64, 'num_layers': 12, 'scale': 2}
-
-
-class ToolError(Exception):
-    """An error to report in one line, without a traceback."""
-
-
-def _one_line(exc):
-    lines = str(exc).strip().splitlines()
-    return f'{type(exc).__name__}: {lines[0] if lines else ""}'
-
-
-def load_yaml(path):
-    """``yaml.safe_load`` of a file, with read and parse errors as ToolError."""
-    try:
-        with open(path) as f:
-            return yaml.safe_load(f)
-    except OSError as exc:
-        raise ToolError(f'{path}: cannot read ({exc.strerror})') from None
-    except yaml.YAMLError as exc:
-        raise ToolError(f'{path}: not valid YAML ({" ".join(str(exc).split())})') from None
 
 
 def build(net_opt, where):
@@ -59,7 +39,7 @@ def build(net_opt, where):
     try:
         return build_network(net_opt)
     except Exception as exc:  # any constructor of any registered arch
-        raise ToolError(f'{where}: cannot build {net_opt["type"]}: {_one_line(exc)}') from None
+        raise ToolError(f'{where}: cannot build {net_opt["type"]}: {one_line(exc)}') from None
 
 
 def network_from_options(path, key):
@@ -157,7 +137,7 @@ def main(argv=None) -> int:
             cost = count_cost(net, lr_size, in_ch)
             rows = macs_by_module(net, lr_size, in_ch, args.by_module) if args.by_module else []
         except Exception as exc:  # a forward pass of any registered arch
-            raise ToolError(f'{label}: cannot run on a 1x{in_ch}x{lr_size[0]}x{lr_size[1]} input: {_one_line(exc)}')
+            raise ToolError(f'{label}: cannot run on a 1x{in_ch}x{lr_size[0]}x{lr_size[1]} input: {one_line(exc)}')
     except ToolError as exc:
         print(f'count_flops.py: error: {exc}', file=sys.stderr)
         return 2

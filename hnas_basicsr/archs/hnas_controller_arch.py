@@ -102,8 +102,9 @@ class HNASController(nn.Module):
                 raise ValueError(f'{name}: expected a positive number or None, got {value!r}')
         self.num_layers, self.hidden_size = num_layers, hidden_size
         self.temperature, self.tanh_constant = temperature, tanh_constant
-        self.cells = nn.ModuleDict({kind: _CellController(space.cell_decisions(kind), hidden_size)
-                                    for kind in space.CELL_KINDS})
+        self.cells = nn.ModuleDict(
+            {kind: _CellController(space.cell_decisions(kind), hidden_size)
+             for kind in space.CELL_KINDS})
         self.network = _NetworkController(num_layers, hidden_size)
         for param in self.parameters():
             nn.init.uniform_(param, -0.1, 0.1)
@@ -141,8 +142,10 @@ class HNASController(nn.Module):
         decisions = space.decisions(self.num_layers)
         probs = {'position': steps[-1].log_probs.exp().tolist()}
         for kind in space.CELL_KINDS:
-            ops = [step.log_probs.exp() for d, step in zip(decisions, steps)
-                   if d.name.startswith(f'{kind}.') and _kind(d) == 'op']
+            ops = [
+                step.log_probs.exp() for d, step in zip(decisions, steps)
+                if d.name.startswith(f'{kind}.') and _kind(d) == 'op'
+            ]
             probs[f'{kind}.op'] = torch.stack(ops).mean(0).tolist()
         return probs
 

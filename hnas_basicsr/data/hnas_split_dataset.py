@@ -9,6 +9,17 @@ from torch.utils import data
 
 _SUB_IMAGE = re.compile(r'_s\d+$')
 SPLITS = ('weights', 'controller')
+_SPLIT_KEYS = ('split', 'weights_ratio', 'split_seed', 'base_type', 'type', 'name')
+_BASES = {}  # one wrapped dataset per options: an LMDB cannot be opened twice in one process
+
+
+def _base_dataset(opt):
+    base_opt = {k: v for k, v in copy.deepcopy(opt).items() if k not in _SPLIT_KEYS}
+    base_opt['type'] = opt.get('base_type', 'PairedImageDataset')
+    key = repr(sorted(base_opt.items()))
+    if key not in _BASES:
+        _BASES[key] = DATASET_REGISTRY.get(base_opt['type'])(base_opt)
+    return _BASES[key]
 
 
 def source_image(path: str) -> str:
@@ -23,7 +34,8 @@ class HNASSplitDataset(data.Dataset):
     The source images are shuffled with ``split_seed`` and the first ``weights_ratio`` of them (the
     paper: 40%) form the ``weights`` split, the rest the ``controller`` split. Sub-images of one
     image always fall in the same split, so the controller is rewarded on images the weights
-    never saw. Every other key is passed to the wrapped dataset.
+    never saw. Every other key is passed to the wrapped dataset; both splits of one training set share
+    one wrapped dataset (and so one LMDB environment).
 
     Args:
         opt (dict): ``split`` ('weights' or 'controller'), ``weights_ratio`` (default 0.4),
@@ -39,9 +51,7 @@ class HNASSplitDataset(data.Dataset):
             raise ValueError(f'HNASSplitDataset.split: expected one of {", ".join(SPLITS)}, got {split!r}')
         if not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
             raise ValueError(f'HNASSplitDataset.weights_ratio: expected a number in (0, 1), got {ratio!r}')
-        base_opt = copy.deepcopy(opt)
-        base_opt['type'] = opt.get('base_type', 'PairedImageDataset')
-        self.base = DATASET_REGISTRY.get(base_opt['type'])(base_opt)
+        self.base = _base_dataset(opt)
         sources = sorted({source_image(p['gt_path']) for p in self.base.paths})
         if len(sources) < 2:
             raise ValueError(f'HNASSplitDataset: {opt.get("dataroot_gt")} holds {len(sources)} source image(s); '

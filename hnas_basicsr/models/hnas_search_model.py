@@ -165,8 +165,7 @@ class HNASSearchModel(SRModel):
             if not math.isfinite(value):
                 get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): step skipped')
                 continue
-            advantage = value - self.baseline.value if self.baseline.value is not None else 0.0
-            self.baseline.update(value)
+            advantage = self.baseline.update(value)
             loss = -advantage * log_prob
             self.optimizer_c.zero_grad()
             loss.backward()

@@ -1,0 +1,23 @@
+"""Helpers shared by the command-line tools: errors reported in one line, safe YAML loading."""
+import yaml
+
+
+class ToolError(Exception):
+    """An error to report in one line, without a traceback."""
+
+
+def one_line(exc):
+    """``Type: first line of the message`` of an exception."""
+    lines = str(exc).strip().splitlines()
+    return f'{type(exc).__name__}: {lines[0] if lines else ""}'
+
+
+def load_yaml(path):
+    """``yaml.safe_load`` of a file, with read and parse errors as ToolError."""
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except OSError as exc:
+        raise ToolError(f'{path}: cannot read ({exc.strerror})') from None
+    except yaml.YAMLError as exc:
+        raise ToolError(f'{path}: not valid YAML ({" ".join(str(exc).split())})') from None

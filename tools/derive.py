@@ -1,0 +1,267 @@
+"""Derive architectures from a finished (or running) HNAS search and export them as BasicSR options.
+
+Usage::
+
+    python tools/derive.py -opt options/hnas_search.yml --experiment experiments/hnas_search_demo --out derived/
+
+From the experiment's latest checkpoint (supernet ``net_g`` and controller ``net_c``) it samples
+``--samples`` architectures plus the controller's most likely one (with ``search.strategy: random``:
+uniform samples), scores each on the held-out controller split of the training images with the
+supernet's weights (PSNR on Y, crop = scale), counts the derived network's cost (multiply-adds at
+``search.cost_lr_size``, ``--num-feat`` channels), ranks them by the search's reward, and writes:
+
+    <out>/ranking.md, <out>/ranking.csv       the ranked table
+    <out>/rank<k>/genotype.yml                 for the top ``--top-k``: the genotype,
+    <out>/rank<k>/train_<name>.yml             a BasicSR training option file (HNASNet, from scratch),
+    <out>/rank<k>/test_<name>.yml              a BasicSR test option file,
+    <out>/rank<k>/architecture.png             a picture of both cells and the position.
+
+No test set is touched: selection uses the controller split only.
+"""
+import argparse
+import copy
+import csv
+import os
+import sys
+from os import path as osp
+
+import hnas_basicsr.archs  # noqa: F401  (before basicsr; registers the networks)
+import hnas_basicsr.data  # noqa: F401
+import torch
+import yaml
+from basicsr.archs import build_network
+from basicsr.data import build_dataset
+from basicsr.metrics.psnr_ssim import calculate_psnr_pt
+from tqdm import tqdm
+
+from hnas_basicsr.cli import ToolError, load_yaml, one_line
+from hnas_basicsr.models.hnas_search_model import search_options
+from hnas_basicsr.nas import space
+from hnas_basicsr.nas.cost import PathCostTable, protocol
+from hnas_basicsr.nas.plot import draw_genotype
+from hnas_basicsr.nas.reward import reward
+from hnas_basicsr.runtime import project_root, resolve_paths
+
+
+def latest_checkpoints(experiment):
+    """Paths of the newest (net_g, net_c) pair in ``<experiment>/models``."""
+    models = osp.join(experiment, 'models')
+    if not osp.isdir(models):
+        raise ToolError(f'{experiment}: no models/ folder; run the search first (hnas_basicsr/train.py -opt ...)')
+    files = set(os.listdir(models))
+    tags = [t for t in ('latest', ) if f'net_g_{t}.pth' in files and f'net_c_{t}.pth' in files]
+    numbered = sorted((int(f[6:-4]) for f in files if f.startswith('net_g_') and f[6:-4].isdigit()
+                       and f'net_c_{f[6:-4]}.pth' in files), reverse=True)
+    tags += [str(i) for i in numbered]
+    if not tags:
+        raise ToolError(f'{models}: no pair of net_g_<iter>.pth and net_c_<iter>.pth checkpoints')
+    return osp.join(models, f'net_g_{tags[0]}.pth'), osp.join(models, f'net_c_{tags[0]}.pth')
+
+
+def load_network(net_opt, path):
+    net = build_network(copy.deepcopy(net_opt))
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        net.load_state_dict(state['params'] if 'params' in state else state)
+    except Exception as exc:
+        raise ToolError(f'{path}: cannot load into {net_opt["type"]}: {one_line(exc)}') from None
+    return net.eval()
+
+
+def controller_patches(opt, max_patches):
+    """(lq, gt) tensors: up to ``max_patches`` whole samples of the controller split, evenly spaced."""
+    dataset_opt = dict(copy.deepcopy(opt['datasets']['train']), split='controller', phase='val')
+    dataset_opt.pop('gt_size', None)
+    dataset = build_dataset(dataset_opt)
+    step = max(1, len(dataset) // max_patches)
+    items = [dataset[i] for i in range(0, len(dataset), step)][:max_patches]
+    return torch.stack([it['lq'] for it in items]), torch.stack([it['gt'] for it in items])
+
+
+def candidates(controller, search, num_layers, samples, seed):
+    """The controller's greedy architecture and ``samples`` sampled ones (random strategy: uniform), deduplicated."""
+    import random
+    generator = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
+    found = {}
+    with torch.no_grad():
+        if search['strategy'] == 'controller':
+            found[controller.sample(greedy=True).genotype] = 'greedy'
+        for _ in range(samples):
+            genotype = (controller.sample(generator=generator).genotype
+                        if search['strategy'] == 'controller' else space.random_genotype(num_layers, rng))
+            found.setdefault(genotype, 'sampled')
+    return list(found.items())
+
+
+def score(supernet, genotype, lq, gt, scale, batch):
+    """Mean Y-PSNR (crop = scale) of the supernet path over the patches."""
+    psnrs = []
+    with torch.no_grad():
+        for i in range(0, len(lq), batch):
+            sr = supernet(lq[i:i + batch], genotype).clamp(0, 1)
+            psnrs.append(calculate_psnr_pt(sr, gt[i:i + batch], crop_border=scale, test_y_channel=True))
+    return torch.cat(psnrs).mean().item()
+
+
+def retrain_options(opt, genotype, name, num_feat, total_iter):
+    """A BasicSR training option file for the derived network, on the search's data (all training images)."""
+    net = copy.deepcopy(opt['network_g'])
+    train_set = {k: v for k, v in copy.deepcopy(opt['datasets']['train']).items()
+                 if k not in ('split', 'weights_ratio', 'split_seed', 'base_type')}
+    train_set['type'] = opt['datasets']['train'].get('base_type', 'PairedImageDataset')
+    datasets = {'train': train_set}
+    datasets.update({k: copy.deepcopy(v) for k, v in opt['datasets'].items() if k.startswith('val')})
+    train = copy.deepcopy(opt['train'])
+    for key in ('optim_c', 'scheduler_c'):
+        train.pop(key, None)
+    train['total_iter'] = total_iter
+    train['scheduler'] = {'type': 'CosineAnnealingRestartLR', 'periods': [total_iter], 'restart_weights': [1],
+                          'eta_min': 1e-5}
+    return {
+        'name': f'train_{name}',
+        'model_type': 'SRModel',
+        'scale': opt['scale'],
+        'num_gpu': opt.get('num_gpu', 'auto'),
+        'manual_seed': opt.get('manual_seed', 0),
+        'datasets': datasets,
+        'network_g': {
+            'type': 'HNASNet',
+            'num_in_ch': net.get('num_in_ch', 3),
+            'num_out_ch': net.get('num_out_ch', 3),
+            'num_feat': num_feat,
+            'num_layers': net.get('num_layers', 12),
+            'upscale': net.get('upscale', opt['scale']),
+            'genotype': genotype.to_dict(),
+        },
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
+        'train': train,
+        'val': dict(copy.deepcopy(opt.get('val') or {}), val_freq=max(1, total_iter // 2)),
+        'logger': dict(copy.deepcopy(opt['logger']), save_checkpoint_freq=max(1, total_iter // 2)),
+        'dist_params': copy.deepcopy(opt.get('dist_params', {'backend': 'nccl', 'port': 29500})),
+    }
+
+
+def test_options(train_opt, name):
+    """The matching BasicSR test option file (the search's validation sets, the retrained weights)."""
+    datasets = {f'test_{i + 1}': copy.deepcopy(v)
+                for i, v in enumerate(d for k, d in train_opt['datasets'].items() if k.startswith('val'))}
+    return {
+        'name': f'test_{name}',
+        'model_type': 'SRModel',
+        'scale': train_opt['scale'],
+        'num_gpu': train_opt['num_gpu'],
+        'manual_seed': train_opt['manual_seed'],
+        'datasets': datasets,
+        'network_g': copy.deepcopy(train_opt['network_g']),
+        'path': {'pretrain_network_g': f'experiments/train_{name}/models/net_g_latest.pth', 'strict_load_g': True,
+                 'param_key_g': 'params'},
+        'val': {'save_img': True, 'suffix': None, 'metrics': copy.deepcopy(train_opt['val'].get('metrics', {}))},
+    }
+
+
+def write_yaml(path, data):
+    with open(path, 'w') as f:
+        yaml.safe_dump(data, f, sort_keys=False)
+
+
+def write_ranking(rows, out, header):
+    columns = ['rank', 'origin', 'position', 'psnr_db', 'gmacs', 'mparams', 'reward', 'genotype']
+    with open(osp.join(out, 'ranking.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in columns} for row in rows)
+    lines = [header, '', '| rank | origin | position | PSNR (dB) | G multiply-adds | M params | reward |',
+             '|---|---|---|---|---|---|---|']
+    lines += [f"| {r['rank']} | {r['origin']} | {r['position']} | {r['psnr_db']:.3f} | {r['gmacs']:.1f} | "
+              f"{r['mparams']:.3f} | {r['reward']:.3f} |" for r in rows]
+    with open(osp.join(out, 'ranking.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
+
+
+def derive(args):
+    root = project_root()
+    opt = load_yaml(args.opt)
+    if not isinstance(opt, dict) or 'network_g' not in opt or 'network_c' not in opt:
+        raise ToolError(f'{args.opt}: not a search option file (needs network_g and network_c)')
+    resolve_paths(opt, root)
+    try:
+        search = search_options(opt)
+    except ValueError as exc:
+        raise ToolError(f'{args.opt}: {exc}') from None
+    net_g_path, net_c_path = latest_checkpoints(args.experiment)
+    supernet = load_network(opt['network_g'], net_g_path)
+    controller = load_network(opt['network_c'], net_c_path)
+    hp = supernet.hparams
+    num_feat = args.num_feat
+    table = PathCostTable(num_feat, hp['num_layers'], hp['upscale'], hp['num_in_ch'], hp['num_out_ch'],
+                          tuple(search['cost_lr_size']))
+    print(f'derive: checkpoints {net_g_path}, {net_c_path}', flush=True)
+    lq, gt = controller_patches(opt, args.max_patches)
+    print(f'derive: scoring on {len(lq)} held-out patches of the controller split (never a test set)', flush=True)
+    rows = []
+    for genotype, origin in tqdm(candidates(controller, search, hp['num_layers'], args.samples, args.seed),
+                                 desc='scoring architectures', unit='arch'):
+        psnr = score(supernet, genotype, lq, gt, hp['upscale'], args.batch)
+        cost = table.cost(genotype)
+        value = reward(psnr, cost.macs / (search['cost_unit'] * 1e9), search['lambda'], 1.0)
+        rows.append(dict(origin=origin, genotype=genotype.describe(), position=genotype.position, psnr_db=psnr,
+                         gmacs=cost.macs / 1e9, mparams=cost.params / 1e6, reward=value, _genotype=genotype))
+    rows.sort(key=lambda r: r['reward'], reverse=True)
+    for rank, row in enumerate(rows, start=1):
+        row['rank'] = rank
+    os.makedirs(args.out, exist_ok=True)
+    header = (f"Architectures of {args.experiment} (lambda {search['lambda']}, strategy {search['strategy']}); "
+              f"PSNR with the supernet weights on the controller split; cost of HNASNet at {num_feat} channels: "
+              f"{protocol(tuple(search['cost_lr_size']), hp['num_in_ch'])}")
+    print(write_ranking(rows, args.out, header))
+    prefix = args.name or f"HNAS_{osp.basename(osp.normpath(args.experiment))}"
+    for row in rows[:args.top_k]:
+        folder = osp.join(args.out, f"rank{row['rank']}")
+        os.makedirs(folder, exist_ok=True)
+        name = f"{prefix}_rank{row['rank']}_x{hp['upscale']}"
+        train_opt = retrain_options(opt, row['_genotype'], name, num_feat, args.total_iter)
+        write_yaml(osp.join(folder, 'genotype.yml'), row['_genotype'].to_dict())
+        write_yaml(osp.join(folder, f'train_{name}.yml'), train_opt)
+        write_yaml(osp.join(folder, f'test_{name}.yml'), test_options(train_opt, name))
+        draw_genotype(row['_genotype'], hp['num_layers'], osp.join(folder, 'architecture.png'),
+                      f"{name}: {row['psnr_db']:.2f} dB (supernet), {row['gmacs']:.1f} G multiply-adds")
+    print(f'derive: wrote {args.out}/ranking.md, ranking.csv and the top {min(args.top_k, len(rows))} as '
+          f'BasicSR options; retrain with: python hnas_basicsr/train.py -opt {args.out}/rank1/train_{prefix}_rank1'
+          f"_x{hp['upscale']}.yml")
+    return rows
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('-opt', required=True, help='the search option file')
+    parser.add_argument('--experiment', required=True, help='the search experiment folder (experiments/<name>)')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--samples', type=int, default=20, help='architectures to sample (default 20)')
+    parser.add_argument('--top-k', type=int, default=3, help='how many to export (default 3)')
+    parser.add_argument('--num-feat', type=int, default=64, help='channels of the exported HNASNet (default 64)')
+    parser.add_argument('--total-iter', type=int, default=400000, help='iterations of the exported training')
+    parser.add_argument('--max-patches', type=int, default=256, help='controller-split patches to score on')
+    parser.add_argument('--batch', type=int, default=32, help='patches per forward pass')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--name', help='name prefix of the exported options (default HNAS_<experiment>)')
+    args = parser.parse_args(argv)
+    for key in ('samples', 'top_k', 'num_feat', 'total_iter', 'max_patches', 'batch'):
+        if getattr(args, key) < 1:
+            parser.error(f'--{key.replace("_", "-")} must be a positive integer')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        derive(args)
+    except ToolError as exc:
+        print(f'derive.py: error: {exc}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
