@@ -76,7 +76,7 @@ def test_metrics_are_psnr_and_ssim_on_y_with_crop_border_scale(path):
 def test_train_files_follow_the_paper_schedule(path):
     opt = load(path)
     scale, train, data = opt['scale'], opt['train'], opt['datasets']['train']
-    assert data['dataroot_lq'] == f'datasets/DIV2K/DIV2K_train_LR_bicubic_X{scale}_sub.lmdb'
+    assert data['dataroot_lq'] == f'datasets/DIV2K_train/LRbicx{scale}_sub.lmdb'
     assert data['io_backend'] == {'type': 'lmdb'}
     assert data['gt_size'] == 48 * scale and data['batch_size_per_gpu'] == 16
     assert opt['datasets']['val']['dataroot_lq'] == f'datasets/Set5/LRbicx{scale}'

@@ -1,0 +1,40 @@
+"""The shipped search option files: valid search settings, buildable networks, the split dataset."""
+import glob
+
+import pytest
+import yaml
+from basicsr.archs import build_network
+
+from hnas_basicsr.models.hnas_search_model import search_options
+
+FILES = ['options/hnas_search.yml'] + sorted(glob.glob('options/search/*.yml'))
+
+
+def test_paper_settings_ship_for_three_lambdas():
+    lambdas = sorted(yaml.safe_load(open(f))['search']['lambda'] for f in FILES[1:])
+    assert lambdas == [0.2, 0.6, 0.9]
+
+
+@pytest.mark.parametrize('path', FILES)
+def test_search_file_is_valid(path):
+    opt = yaml.safe_load(open(path))
+    assert opt['model_type'] == 'HNASSearchModel'
+    search_options(opt)
+    assert opt['datasets']['train']['type'] == 'HNASSplitDataset'
+    assert opt['datasets']['train']['weights_ratio'] == 0.4
+    assert opt['network_g']['num_feat'] == 8 and opt['network_g']['num_layers'] == opt['network_c']['num_layers']
+    for phase, dataset in opt['datasets'].items():
+        for key in ('dataroot_gt', 'dataroot_lq'):
+            assert 'Set5' not in dataset[key] and 'Set14' not in dataset[key], f'{phase} reads a test set'
+    build_network(dict(opt['network_c']))
+
+
+@pytest.mark.parametrize('search, message', [
+    ({'lambda': 1.5}, 'search.lambda'),
+    ({'strategy': 'evolution'}, 'search.strategy'),
+    ({'weight_steps': 0}, 'search.weight_steps'),
+    ({'lamda': 0.5}, 'unknown key'),
+])
+def test_bad_search_settings_are_named(search, message):
+    with pytest.raises(ValueError, match=message):
+        search_options({'search': search})
