@@ -36,8 +36,36 @@ class MeanShift(nn.Module):
         return x / self.img_range + self.mean
 
 
+class HNASStemTail(nn.Module):
+    """What every HNAS network shares: mean shift, head conv to NUM_NODES * C channels, tail conv.
+
+    Arguments are those of :class:`HNASNet` without the genotype; they are checked and kept in ``hparams``.
+    """
+
+    def __init__(self, num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean):
+        super().__init__()
+        for name, value in (('num_in_ch', num_in_ch), ('num_out_ch', num_out_ch), ('num_feat', num_feat),
+                            ('num_layers', num_layers)):
+            check_positive_int(name, value)
+        check_scale(upscale)
+        self.hparams = dict(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat, num_layers=num_layers,
+                            upscale=upscale, img_range=img_range, rgb_mean=list(rgb_mean))
+        width = NUM_NODES * num_feat
+        self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
+        self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
+        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1)
+        self.conv_last = nn.Conv2d(width, num_out_ch, 3, padding=1)
+
+    def run_cells(self, x, cells):
+        """Head, then each ``cell(s0, s1)`` on the outputs of the two previous cells, then tail."""
+        s0 = s1 = self.conv_first(self.sub_mean(x))
+        for cell in cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.add_mean(self.conv_last(s1))
+
+
 @ARCH_REGISTRY.register()
-class HNASNet(nn.Module):
+class HNASNet(HNASStemTail):
     """A network derived by HNAS: head conv, ``num_layers`` cells (one upsampling cell), tail conv.
 
     Args:
@@ -61,25 +89,12 @@ class HNASNet(nn.Module):
                  upscale=2,
                  img_range=255.,
                  rgb_mean=DIV2K_RGB_MEAN):
-        super().__init__()
-        for name, value in (('num_in_ch', num_in_ch), ('num_out_ch', num_out_ch), ('num_feat', num_feat),
-                            ('num_layers', num_layers)):
-            check_positive_int(name, value)
-        check_scale(upscale)
+        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean)
         self.genotype = Genotype.from_dict(genotype, num_layers)
-        self.upscale = upscale
         width = NUM_NODES * num_feat
-        self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
-        self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
-        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1)
         self.cells = nn.ModuleList(
-            Cell('upsampling' if layer == self.genotype.position else 'normal',
-                 self.genotype.upsampling if layer == self.genotype.position else self.genotype.normal, width,
-                 num_feat, upscale) for layer in range(1, num_layers + 1))
-        self.conv_last = nn.Conv2d(width, num_out_ch, 3, padding=1)
+            Cell('upsampling', self.genotype.upsampling, width, num_feat, upscale) if layer == self.genotype.position
+            else Cell('normal', self.genotype.normal, width, num_feat, upscale) for layer in range(1, num_layers + 1))
 
     def forward(self, x):
-        s0 = s1 = self.conv_first(self.sub_mean(x))
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
-        return self.add_mean(self.conv_last(s1))
+        return self.run_cells(x, self.cells)

@@ -1,15 +1,17 @@
 """HNASSuperNet: the two-branch weight-sharing super network searched by HNAS."""
+from functools import partial
+
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from hnas_basicsr.archs.hnas_arch import DIV2K_RGB_MEAN, HNASNet, MeanShift, check_positive_int, check_scale
+from hnas_basicsr.archs.hnas_arch import DIV2K_RGB_MEAN, HNASNet, HNASStemTail
 from hnas_basicsr.nas.cells import SharedCell
 from hnas_basicsr.nas.genotype import Genotype
 from hnas_basicsr.nas.space import NUM_NODES
 
 
 @ARCH_REGISTRY.register()
-class HNASSuperNet(nn.Module):
+class HNASSuperNet(HNASStemTail):
     """At each of the L layers a normal and an upsampling :class:`SharedCell`; one path runs per call.
 
     The architecture is set with :meth:`set_genotype` (or passed to ``forward``); forward then runs
@@ -27,28 +29,11 @@ class HNASSuperNet(nn.Module):
                  upscale=2,
                  img_range=255.,
                  rgb_mean=DIV2K_RGB_MEAN):
-        super().__init__()
-        for name, value in (('num_in_ch', num_in_ch), ('num_out_ch', num_out_ch), ('num_feat', num_feat),
-                            ('num_layers', num_layers)):
-            check_positive_int(name, value)
-        check_scale(upscale)
-        self.hparams = dict(
-            num_in_ch=num_in_ch,
-            num_out_ch=num_out_ch,
-            num_feat=num_feat,
-            num_layers=num_layers,
-            upscale=upscale,
-            img_range=img_range,
-            rgb_mean=list(rgb_mean))
+        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean)
         width = NUM_NODES * num_feat
-        self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
-        self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
-        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1)
-        self.normal_cells = nn.ModuleList(
-            SharedCell('normal', width, num_feat, upscale) for _ in range(num_layers))
+        self.normal_cells = nn.ModuleList(SharedCell('normal', width, num_feat, upscale) for _ in range(num_layers))
         self.upsampling_cells = nn.ModuleList(
             SharedCell('upsampling', width, num_feat, upscale) for _ in range(num_layers))
-        self.conv_last = nn.Conv2d(width, num_out_ch, 3, padding=1)
         self.genotype = None
 
     @property
@@ -68,10 +53,7 @@ class HNASSuperNet(nn.Module):
         genotype = self.genotype if genotype is None else Genotype.from_dict(genotype, self.num_layers)
         if genotype is None:
             raise RuntimeError('HNASSuperNet: no architecture set; call set_genotype(genotype) first')
-        s0 = s1 = self.conv_first(self.sub_mean(x))
-        for cell, nodes in self.path_cells(genotype):
-            s0, s1 = s1, cell(s0, s1, nodes)
-        return self.add_mean(self.conv_last(s1))
+        return self.run_cells(x, [partial(cell, nodes=nodes) for cell, nodes in self.path_cells(genotype)])
 
     def extract(self, genotype) -> HNASNet:
         """The stand-alone :class:`HNASNet` of ``genotype``'s path, with this supernet's weights copied in."""
