@@ -8,7 +8,8 @@ From the experiment's latest checkpoint (supernet ``net_g`` and controller ``net
 ``--samples`` architectures plus the controller's most likely one (with ``search.strategy: random``:
 uniform samples), scores each on the held-out controller split of the training images with the
 supernet's weights (PSNR on Y, crop = scale), counts the derived network's cost (multiply-adds at
-``search.cost_lr_size``, ``--num-feat`` channels), ranks them by the search's reward, and writes:
+``search.cost_lr_size``, ``--num-feat`` channels, default ``search.cost_num_feat``), ranks them by the
+search's reward, and writes:
 
     <out>/ranking.md, <out>/ranking.csv       the ranked table
     <out>/rank<k>/genotype.yml                 for the top ``--top-k``: the genotype,
@@ -45,6 +46,8 @@ from hnas_basicsr.runtime import project_root, resolve_paths
 
 def latest_checkpoints(experiment):
     """Paths of the newest (net_g, net_c) pair in ``<experiment>/models``."""
+    if not osp.isdir(experiment):
+        raise ToolError(f'{experiment}: experiment folder not found')
     models = osp.join(experiment, 'models')
     if not osp.isdir(models):
         raise ToolError(f'{experiment}: no models/ folder; run the search first (hnas_basicsr/train.py -opt ...)')
@@ -59,7 +62,10 @@ def latest_checkpoints(experiment):
 
 
 def load_network(net_opt, path):
-    net = build_network(copy.deepcopy(net_opt))
+    try:
+        net = build_network(copy.deepcopy(net_opt))
+    except Exception as exc:  # any constructor error of the option file's network
+        raise ToolError(f'cannot build {net_opt.get("type")!r}: {one_line(exc)}') from None
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
         net.load_state_dict(state['params'] if 'params' in state else state)
@@ -70,12 +76,24 @@ def load_network(net_opt, path):
 
 def controller_patches(opt, max_patches):
     """(lq, gt) tensors: up to ``max_patches`` whole samples of the controller split, evenly spaced."""
-    dataset_opt = dict(copy.deepcopy(opt['datasets']['train']), split='controller', phase='val')
+    train_opt = (opt.get('datasets') or {}).get('train')
+    if not isinstance(train_opt, dict) or train_opt.get('type') != 'HNASSplitDataset':
+        found = train_opt.get('type') if isinstance(train_opt, dict) else train_opt
+        raise ToolError(f'datasets.train.type: the search needs HNASSplitDataset (its controller split is what '
+                        f'architectures are scored on), got {found!r}')
+    # as basicsr's option parser would: phase and scale (PairedImageDataset reads both), no random crop
+    dataset_opt = dict(copy.deepcopy(train_opt), split='controller', phase='val',
+                       scale=opt.get('scale') or opt['network_g'].get('upscale', 2))
     dataset_opt.pop('gt_size', None)
-    dataset = build_dataset(dataset_opt)
-    step = max(1, len(dataset) // max_patches)
-    items = [dataset[i] for i in range(0, len(dataset), step)][:max_patches]
-    return torch.stack([it['lq'] for it in items]), torch.stack([it['gt'] for it in items])
+    try:
+        dataset = build_dataset(dataset_opt)
+        count = min(max_patches, len(dataset))
+        if count == 0:
+            raise ValueError('no samples')
+        items = [dataset[i * len(dataset) // count] for i in range(count)]
+        return torch.stack([it['lq'] for it in items]), torch.stack([it['gt'] for it in items])
+    except Exception as exc:  # missing or unreadable data, sub-images of different sizes
+        raise ToolError(f'datasets.train (controller split): {one_line(exc)}') from None
 
 
 def candidates(controller, search, num_layers, samples, seed):
@@ -194,7 +212,7 @@ def derive(args):
     supernet = load_network(opt['network_g'], net_g_path)
     controller = load_network(opt['network_c'], net_c_path)
     hp = supernet.hparams
-    num_feat = args.num_feat
+    num_feat = args.num_feat or search['cost_num_feat']  # default: the width the search's reward counted
     table = PathCostTable(num_feat, hp['num_layers'], hp['upscale'], hp['num_in_ch'], hp['num_out_ch'],
                           tuple(search['cost_lr_size']))
     print(f'derive: checkpoints {net_g_path}, {net_c_path}', flush=True)
@@ -240,15 +258,16 @@ def parse_args(argv):
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--samples', type=int, default=20, help='architectures to sample (default 20)')
     parser.add_argument('--top-k', type=int, default=3, help='how many to export (default 3)')
-    parser.add_argument('--num-feat', type=int, default=64, help='channels of the exported HNASNet (default 64)')
+    parser.add_argument('--num-feat', type=int, help="channels of the exported HNASNet, and of the cost column "
+                        "(default: the search's search.cost_num_feat, 64 if unset)")
     parser.add_argument('--total-iter', type=int, default=400000, help='iterations of the exported training')
-    parser.add_argument('--max-patches', type=int, default=256, help='controller-split patches to score on')
+    parser.add_argument('--max-patches', type=int, default=64, help='controller-split patches to score on')
     parser.add_argument('--batch', type=int, default=32, help='patches per forward pass')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--name', help='name prefix of the exported options (default HNAS_<experiment>)')
     args = parser.parse_args(argv)
     for key in ('samples', 'top_k', 'num_feat', 'total_iter', 'max_patches', 'batch'):
-        if getattr(args, key) < 1:
+        if getattr(args, key) is not None and getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be a positive integer')
     return args
 
