@@ -5,8 +5,8 @@
 * Resume from any current directory: basicsr looks for ``experiments/<name>/training_states``
   relative to the current directory (from elsewhere it silently starts over); here it looks under
   the root that the experiments are written to.
-* Relative dataset and pretrained-network paths that do not exist from the current directory are
-  looked up under the root too, so the shipped option files run from anywhere.
+* Relative dataset, pretrained-network and resume-state paths that do not exist from the current directory
+  are looked up under the root too, so the shipped option files run from anywhere.
 """
 import os
 from os import path as osp
@@ -30,14 +30,17 @@ def _resolve(value, root):
 
 
 def resolve_paths(opt, root):
-    """Relative dataset and pretrained-network paths missing from the current directory -> under ``root``."""
+    """Relative dataset, pretrained-network and resume-state paths missing from the current directory: under ``root``.
+
+    A path found in neither place is left as the options give it (so errors name that path).
+    """
     for dataset in (opt.get('datasets') or {}).values():
         for key in _PATH_KEYS:
             if key in dataset:
                 dataset[key] = _resolve(dataset[key], root)
     paths = opt.get('path') or {}
     for key in paths:
-        if key.startswith('pretrain_network'):
+        if key.startswith('pretrain_network') or key == 'resume_state':
             paths[key] = _resolve(paths[key], root)
     return opt
 

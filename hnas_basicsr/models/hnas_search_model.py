@@ -120,6 +120,10 @@ class HNASSearchModel(SRModel):
         dataset = build_dataset(dataset_opt)
         loader = build_dataloader(dataset, dataset_opt, num_gpu=self.opt['num_gpu'], dist=False, sampler=None,
                                   seed=self.opt['manual_seed'])
+        if len(loader) == 0:  # the loader drops the last partial batch: cycle() would then spin forever
+            raise ValueError(f'datasets.train: the controller split has {len(dataset)} sample(s), fewer than one batch '
+                             f"(batch_size_per_gpu: {dataset_opt['batch_size_per_gpu']}); use a smaller batch, "
+                             'a smaller weights_ratio or more training images')
         return cycle(loader)
 
     # ---- sampling and reward --------------------------------------------------------------------------------------
@@ -140,7 +144,7 @@ class HNASSearchModel(SRModel):
     def joint_reward(self, psnr, cost, entropy):
         num_decisions = len(space.decisions(self.num_layers))
         return (reward(psnr, cost, self.search['lambda'], 1.0) +
-                self.search['entropy_weight'] * float(entropy) / num_decisions)
+                self.search['entropy_weight'] * float(entropy.detach()) / num_decisions)
 
     # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
     def optimize_parameters(self, current_iter):
@@ -170,7 +174,7 @@ class HNASSearchModel(SRModel):
             self.optimizer_c.zero_grad()
             loss.backward()
             self.optimizer_c.step()
-            stats.append((value, psnr, cost, float(entropy), loss.item()))
+            stats.append((value, psnr, cost, float(entropy.detach()), loss.item()))
         self.net_g.train()
         if stats:
             mean = [sum(column) / len(stats) for column in zip(*stats)]
@@ -180,6 +184,8 @@ class HNASSearchModel(SRModel):
                 gmacs=mean[2] * self.search['cost_unit'])
             probs = self.net_c.probabilities()
             self.search_log.update({f'p_position_{k + 1}': p for k, p in enumerate(probs['position'])})
+            for kind, short in (('normal', 'p_normal'), ('upsampling', 'p_up')):
+                self.search_log.update({f'{short}_{op}': p for op, p in zip(space.cell_ops(kind), probs[f'{kind}.op'])})
             greedy = self.sample(greedy=True)[0]
             self.search_log['greedy_position'] = greedy.position
 

@@ -1,0 +1,352 @@
+"""``python hnas_basicsr/train.py -opt X.yml`` as a user runs it: real basicsr, CPU, tiny data, subprocesses.
+
+Every run writes under a temporary root ($HNAS_ROOT); option files use dataset paths relative to it, so runs
+launched from another current directory also exercise the plugin's path and resume handling.
+"""
+import copy
+import glob
+import importlib.util
+import math
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hnas_basicsr.nas.genotype import published_genotypes
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(REPO, 'hnas_basicsr', 'train.py')
+_spec = importlib.util.spec_from_file_location('prepare_data', os.path.join(REPO, 'tools', 'prepare_data.py'))
+prepare_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(prepare_data)
+
+TINY = 'datasets/tiny'  # 5 images 48x60: 4 train (12 sub-images of 24x24 each), 1 held out
+SINGLE = 'datasets/single'  # 3 images 24x24: 2 train (one sub-image each), 1 held out
+
+
+# ---- data and runs ---------------------------------------------------------------------------------------------------
+def synthetic_image(rng, height, width):
+    """A smooth colour gradient with a few random rectangles and discs (uint8 BGR)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack([a * x / width + b * y / height + c for a, b, c in rng.uniform(-100, 100, (3, 3))], -1) + 128
+    for _ in range(3):
+        colour = [float(v) for v in rng.uniform(0, 255, 3)]
+        cy, cx, r = int(rng.integers(0, height)), int(rng.integers(0, width)), int(rng.integers(3, 12))
+        if rng.random() < 0.5:
+            cv2.circle(img, (cx, cy), r, colour, -1)
+        else:
+            cv2.rectangle(img, (cx - r, cy - r), (cx + r, cy + r // 2), colour, -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    """The run root: tiny prepared data sets under ``datasets/``, option files under ``options/``."""
+    root = tmp_path_factory.mktemp('root')
+    rng = np.random.default_rng(0)
+    for name, count, size in ((TINY, 5, (48, 60)), (SINGLE, 3, (24, 24))):
+        src = tmp_path_factory.mktemp('hr')
+        for i in range(count):
+            cv2.imwrite(str(src / f'img{i}.png'), synthetic_image(rng, *size))
+        argv = [str(src), '--out', str(root / name), '--scales', '2', '--crop-size', '24', '--step', '12',
+                '--holdout', '1']
+        assert prepare_data.main(argv) == 0
+    (root / 'options').mkdir()
+    return root
+
+
+@pytest.fixture
+def elsewhere(tmp_path):
+    """A current directory that is not the root."""
+    return tmp_path
+
+
+def write_options(root, opt):
+    path = root / 'options' / f"{opt['name']}.yml"
+    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    return str(path)
+
+
+def train(root, opt_file, *args, cwd, timeout=120):
+    """Run the CLI; returns the CompletedProcess (stdout and stderr as text)."""
+    env = dict(os.environ, HNAS_ROOT=str(root), OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    return subprocess.run([sys.executable, TRAIN, '-opt', opt_file, *args], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def check(proc):
+    assert proc.returncode == 0, f'exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
+    return proc
+
+
+def newest_log(experiment):
+    return open(max(glob.glob(os.path.join(experiment, 'train_*.log')), key=os.path.getmtime)).read()
+
+
+def logged_iters(log):
+    return [int(v) for v in re.findall(r'\[[^]]*\]\[epoch:\s*\d+, iter:\s*(\d+),', log)]
+
+
+def no_archives(root):
+    return [p for d in ('experiments', 'tb_logger') for p in glob.glob(os.path.join(root, d, '*_archived_*'))]
+
+
+def load(path):
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def assert_same(a, b, where='state'):
+    """Exact equality of nested dicts/lists of tensors and plain values."""
+    if isinstance(a, torch.Tensor):
+        same = isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+        assert same, f'{where} differs'
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for key in a:
+            assert_same(a[key], b[key], f'{where}.{key}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, f'{where}: {a!r} != {b!r}'
+
+
+def cosine(lr, eta_min, period, last_epoch):
+    return eta_min + 0.5 * (lr - eta_min) * (1 + math.cos(math.pi * last_epoch / period))
+
+
+# ---- option files (the structure of the shipped ones, tiny) ----------------------------------------------------------
+def schedule():
+    # The cosine period is longer than any total_iter used here: a resumed run restores its scheduler from the
+    # training state (periods included) and basicsr's CosineAnnealingRestartLR fails past the end of its periods.
+    return {'type': 'CosineAnnealingRestartLR', 'periods': [20], 'restart_weights': [1], 'eta_min': 1e-5}
+
+
+def retrain_options(name='retrain_tiny', total_iter=10, dataroot=TINY):
+    genotype = published_genotypes()['HNAS_A'].to_dict()
+    genotype['position'] = 2
+    return {
+        'name': name,
+        'model_type': 'SRModel',
+        'scale': 2,
+        'num_gpu': 0,
+        'manual_seed': 0,
+        'datasets': {
+            'train': {
+                'name': 'tiny', 'type': 'PairedImageDataset',
+                'dataroot_gt': f'{dataroot}/GTmod12_sub.lmdb', 'dataroot_lq': f'{dataroot}/LRbicx2_sub.lmdb',
+                'io_backend': {'type': 'lmdb'},
+                'gt_size': 24, 'use_hflip': True, 'use_rot': True,
+                'num_worker_per_gpu': 0, 'batch_size_per_gpu': 4, 'dataset_enlarge_ratio': 1, 'prefetch_mode': None,
+            },
+            'val': {
+                'name': 'tiny_holdout', 'type': 'PairedImageDataset',
+                'dataroot_gt': f'{dataroot}/val/GTmod12', 'dataroot_lq': f'{dataroot}/val/LRbicx2',
+                'io_backend': {'type': 'disk'},
+            },
+        },
+        'network_g': {'type': 'HNASNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 4, 'num_layers': 3,
+                      'upscale': 2, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040], 'genotype': genotype},
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
+        'train': {
+            'ema_decay': 0,
+            'optim_g': {'type': 'Adam', 'lr': 1e-3, 'weight_decay': 0, 'betas': [0.9, 0.999]},
+            'scheduler': schedule(),
+            'total_iter': total_iter,
+            'warmup_iter': -1,
+            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
+        },
+        'val': {'val_freq': 5, 'save_img': False, 'metrics': {
+            'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': True},
+            'ssim': {'type': 'calculate_ssim', 'crop_border': 2, 'test_y_channel': True},
+        }},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True},
+        'dist_params': {'backend': 'gloo', 'port': 29500},
+    }
+
+
+def search_options(name, total_iter, dataroot=SINGLE, batch_size=1, weights_ratio=0.5):
+    """Tiny HNAS search. On SINGLE each split holds one 24x24 sample, taken whole with no flip: every batch is
+    the same, whatever basicsr's data loaders and global random state do after a resume."""
+    return {
+        'name': name,
+        'model_type': 'HNASSearchModel',
+        'scale': 2,
+        'num_gpu': 0,
+        'manual_seed': 0,
+        'datasets': {
+            'train': {
+                'name': 'search', 'type': 'HNASSplitDataset', 'split': 'weights', 'weights_ratio': weights_ratio,
+                'split_seed': 0,
+                'dataroot_gt': f'{dataroot}/GTmod12_sub.lmdb', 'dataroot_lq': f'{dataroot}/LRbicx2_sub.lmdb',
+                'io_backend': {'type': 'lmdb'},
+                'gt_size': 24, 'use_hflip': False, 'use_rot': False,
+                'num_worker_per_gpu': 0, 'batch_size_per_gpu': batch_size, 'dataset_enlarge_ratio': 1,
+                'prefetch_mode': None,
+            },
+            'val': {
+                'name': 'search_holdout', 'type': 'PairedImageDataset',
+                'dataroot_gt': f'{dataroot}/val/GTmod12', 'dataroot_lq': f'{dataroot}/val/LRbicx2',
+                'io_backend': {'type': 'disk'},
+            },
+        },
+        'network_g': {'type': 'HNASSuperNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 2, 'num_layers': 3,
+                      'upscale': 2},
+        'network_c': {'type': 'HNASController', 'num_layers': 3, 'hidden_size': 16},
+        'search': {'strategy': 'controller', 'lambda': 0.6, 'cost_unit': 1.0, 'cost_lr_size': [24, 24],
+                   'cost_num_feat': 2, 'entropy_weight': 1.0, 'baseline_decay': 0.95, 'weight_steps': 2,
+                   'controller_steps': 2},
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'pretrain_network_c': None,
+                 'resume_state': None},
+        'train': {
+            'ema_decay': 0,
+            'optim_g': {'type': 'Adam', 'lr': 1e-3, 'weight_decay': 0, 'betas': [0.9, 0.999]},
+            'optim_c': {'type': 'Adam', 'lr': 3e-4, 'betas': [0.9, 0.999]},
+            'scheduler': schedule(),
+            'scheduler_c': dict(schedule(), eta_min=1.5e-4),
+            'total_iter': total_iter,
+            'warmup_iter': -1,
+            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
+        },
+        'val': {'val_freq': 3, 'save_img': False, 'metrics': {
+            'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': True},
+        }},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 3, 'use_tb_logger': True},
+        'dist_params': {'backend': 'gloo', 'port': 29500},
+    }
+
+
+# ---- retraining ------------------------------------------------------------------------------------------------------
+def test_retraining_trains_validates_checkpoints_and_resumes_from_anywhere(root, elsewhere):
+    opt_file = write_options(root, retrain_options())
+    exp = os.path.join(root, 'experiments', 'retrain_tiny')
+
+    check(train(root, opt_file, cwd=root))
+    for it in (2, 4, 6, 8, 10):
+        assert os.path.isfile(os.path.join(exp, 'models', f'net_g_{it}.pth'))
+        assert load(os.path.join(exp, 'training_states', f'{it}.state'))['iter'] == it
+    log = newest_log(exp)
+    assert logged_iters(log) == list(range(1, 11))
+    psnr = [float(v) for v in re.findall(r'# psnr: ([\d.]+)', log)]
+    assert len(psnr) == 3 and all(5 < v < 60 for v in psnr)  # at 5, 10 and after training
+    assert re.search(r'# ssim: 0\.\d+', log)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = glob.glob(os.path.join(root, 'tb_logger', 'retrain_tiny', 'events.out.tfevents.*'))
+    assert len(events) == 1
+    tags = EventAccumulator(events[0]).Reload().Tags()['scalars']
+    assert 'losses/l_pix' in tags and 'metrics/tiny_holdout/psnr' in tags
+
+    # --auto_resume from another current directory: the latest state (10, not 8: numeric order) of this experiment
+    resumed = check(train(root, opt_file, '--auto_resume', '--force_yml', 'train:total_iter=14', cwd=elsewhere))
+    log = newest_log(exp)
+    assert re.search(r'Resuming training from epoch: \d+, iter: 10\.', log)
+    assert 'net_g_10.pth' in log  # the weights of iteration 10 are loaded
+    assert logged_iters(log) == [11, 12, 13, 14]
+    lr_11 = float(re.search(r'iter:\s*11, lr:\(([\d.e+-]+),\)', log).group(1))
+    assert lr_11 == pytest.approx(cosine(1e-3, 1e-5, 20, 10), rel=1e-3)  # the scheduler went on, not restarted
+    assert os.path.isfile(os.path.join(exp, 'models', 'net_g_14.pth'))
+    assert load(os.path.join(exp, 'training_states', '14.state'))['iter'] == 14
+    assert no_archives(root) == [], resumed.stdout
+    assert not os.path.exists(os.path.join(elsewhere, 'experiments'))
+
+    # path.resume_state given explicitly (relative to the root), without --auto_resume, from elsewhere
+    check(train(root, opt_file, '--force_yml', 'train:total_iter=12',
+                'path:resume_state=experiments/retrain_tiny/training_states/10.state', cwd=elsewhere))
+    log = newest_log(exp)
+    assert re.search(r'Resuming training from epoch: \d+, iter: 10\.', log)
+    assert logged_iters(log) == [11, 12]
+    assert load(os.path.join(exp, 'training_states', '12.state'))['iter'] == 12
+    assert no_archives(root) == []
+
+
+def test_a_missing_dataset_fails_naming_the_path(root, elsewhere):
+    opt = retrain_options(name='missing_data', dataroot='datasets/nowhere')
+    proc = train(root, write_options(root, opt), cwd=elsewhere)
+    assert proc.returncode != 0
+    assert 'datasets/nowhere/' in proc.stderr and 'No such file or directory' in proc.stderr, proc.stderr[-3000:]
+    assert not glob.glob(os.path.join(root, 'experiments', 'missing_data', 'models', '*.pth'))
+
+
+# ---- search ----------------------------------------------------------------------------------------------------------
+def test_search_resumes_exactly_where_it_stopped(root, elsewhere):
+    """Stopped at iteration 6 and resumed to 9, the search ends exactly as a run that never stopped.
+
+    Everything the runs save at iteration 9 is compared bit for bit: supernet and controller weights,
+    both optimizers and schedulers, the baseline and the controller's sampling generator. Between 6 and 9
+    there is a controller round (iteration 8) and 3 sampled architectures, so a restored controller, baseline,
+    optimizer or generator that differed in any way would show. (The data cannot: see ``search_options``.)
+    """
+    straight_exp = os.path.join(root, 'experiments', 'search_straight')
+    exp = os.path.join(root, 'experiments', 'search_resumed')
+    check(train(root, write_options(root, search_options('search_straight', 9)), cwd=root))
+    opt_file = write_options(root, search_options('search_resumed', 6))
+    check(train(root, opt_file, cwd=root))
+
+    # controller rounds (iterations 2, 4, 6) really happened
+    log = newest_log(exp)
+    assert logged_iters(log) == list(range(1, 7))
+    assert re.search(r'reward: -?\d\.\d+e[+-]\d+', log) and re.search(r'baseline: -?\d\.\d+e[+-]\d+', log)
+    net_c = {it: load(os.path.join(exp, 'models', f'net_c_{it}.pth'))['params'] for it in (3, 6)}
+    assert any(not torch.equal(net_c[3][k], net_c[6][k]) for k in net_c[3])
+    state_6 = load(os.path.join(exp, 'training_states', '6.state'))
+    assert isinstance(state_6['search']['baseline']['value'], float)
+    # the two runs agree up to the stop (so that they can be compared after it)
+    assert_same(state_6, load(os.path.join(straight_exp, 'training_states', '6.state')))
+
+    check(train(root, opt_file, '--auto_resume', '--force_yml', 'train:total_iter=9', cwd=elsewhere))
+    log = newest_log(exp)
+    assert re.search(r'Resuming training from epoch: \d+, iter: 6\.', log)
+    assert logged_iters(log) == [7, 8, 9]
+    assert no_archives(root) == []
+
+    for name in ('net_g_9.pth', 'net_c_9.pth'):
+        assert_same(load(os.path.join(exp, 'models', name)), load(os.path.join(straight_exp, 'models', name)), name)
+    state_9 = load(os.path.join(exp, 'training_states', '9.state'))
+    straight_9 = load(os.path.join(straight_exp, 'training_states', '9.state'))
+    assert state_9['iter'] == 9
+    # basicsr's epoch counter is not comparable: a resumed run starts the saved epoch over (here one iteration long)
+    assert state_9.pop('epoch') == straight_9.pop('epoch') - 1
+    assert_same(state_9, straight_9, '9.state')
+    # ... and the search did move on after the resume
+    net_c_9 = load(os.path.join(exp, 'models', 'net_c_9.pth'))['params']
+    assert any(not torch.equal(net_c[6][k], net_c_9[k]) for k in net_c_9)
+    assert state_9['search']['baseline'] != state_6['search']['baseline']
+    assert not torch.equal(state_9['search']['generator'], state_6['search']['generator'])
+
+
+def test_search_with_a_controller_split_smaller_than_a_batch_fails_clearly(root, elsewhere):
+    # TINY: weights_ratio 0.75 -> 3 images (36 samples) train the weights, 1 image (12 samples) rewards the controller
+    opt = search_options('search_small_split', 2, dataroot=TINY, batch_size=16, weights_ratio=0.75)
+    opt['search']['weight_steps'] = 1
+    proc = train(root, write_options(root, opt), cwd=elsewhere, timeout=60)
+    assert proc.returncode != 0
+    assert 'the controller split has 12 sample(s), fewer than one batch' in proc.stderr, proc.stderr[-3000:]
+
+
+def test_random_search_resumes_its_sampler(tmp_path):
+    """The random strategy's sampler (not exercised by the runs above) continues after a resume: in-process."""
+    import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
+    from basicsr.models import build_model
+
+    opt = search_options('search_random', 6)
+    opt['search']['strategy'] = 'random'
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(tmp_path))
+    opt['path'].update(models=str(tmp_path), training_states=str(tmp_path))
+    model = build_model(copy.deepcopy(opt))
+    first = [model.sample()[0] for _ in range(3)]
+    model.save_training_state(epoch=0, current_iter=3)
+    expected = [model.sample()[0] for _ in range(5)]
+
+    resumed = build_model(copy.deepcopy(opt))
+    resumed.resume_training(load(os.path.join(tmp_path, '3.state')))
+    assert [resumed.sample()[0] for _ in range(5)] == expected
+    fresh = build_model(copy.deepcopy(opt))
+    assert [fresh.sample()[0] for _ in range(3)] == first  # (the samples expected after the resume are new ones)
+    assert expected[:3] != first
