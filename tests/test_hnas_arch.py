@@ -70,3 +70,17 @@ def test_gradients_reach_every_parameter():
     net = HNASNet(dict(PUBLISHED['HNAS_B'].to_dict(), position=3), num_feat=4, num_layers=4, upscale=2)
     net(torch.rand(2, 3, 6, 6)).mean().backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_global_skip_starts_from_the_interpolated_input():
+    net = HNASNet(PUBLISHED['HNAS_A'].to_dict(), num_feat=4, num_layers=12, global_skip='bicubic')
+    torch.nn.init.zeros_(net.conv_last.weight)
+    torch.nn.init.zeros_(net.conv_last.bias)
+    x = torch.rand(1, 3, 6, 5)
+    expected = torch.nn.functional.interpolate(x, scale_factor=2, mode='bicubic', align_corners=False)
+    assert torch.allclose(net(x), expected)
+
+
+def test_unknown_global_skip_is_rejected_by_name():
+    with pytest.raises(ValueError, match="global_skip: expected one of None, bilinear, bicubic, got 'lanczos'"):
+        HNASNet(PUBLISHED['HNAS_A'].to_dict(), global_skip='lanczos')

@@ -10,10 +10,10 @@ from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable, count_cost
 
 
-@pytest.mark.parametrize('scale', [2, 3, 4])
-def test_path_equals_extracted_hnasnet(scale):
+@pytest.mark.parametrize('scale, global_skip', [(2, None), (3, 'bicubic'), (4, None)])
+def test_path_equals_extracted_hnasnet(scale, global_skip):
     torch.manual_seed(0)
-    net = HNASSuperNet(num_feat=4, num_layers=5, upscale=scale)
+    net = HNASSuperNet(num_feat=4, num_layers=5, upscale=scale, global_skip=global_skip)
     x = torch.rand(2, 3, 7, 6)
     for seed in range(4):
         genotype = space.random_genotype(5, random.Random(seed))

@@ -143,15 +143,9 @@ def retrain_options(opt, genotype, name, num_feat, total_iter):
         'num_gpu': opt.get('num_gpu', 'auto'),
         'manual_seed': opt.get('manual_seed', 0),
         'datasets': datasets,
-        'network_g': {
-            'type': 'HNASNet',
-            'num_in_ch': net.get('num_in_ch', 3),
-            'num_out_ch': net.get('num_out_ch', 3),
-            'num_feat': num_feat,
-            'num_layers': net.get('num_layers', 12),
-            'upscale': net.get('upscale', opt['scale']),
-            'genotype': genotype.to_dict(),
-        },
+        'network_g': dict(
+            {k: v for k, v in net.items() if k not in ('type', 'num_feat')},  # the supernet's other arguments
+            type='HNASNet', num_feat=num_feat, upscale=net.get('upscale', opt['scale']), genotype=genotype.to_dict()),
         'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
         'train': train,
         'val': dict(copy.deepcopy(opt.get('val') or {}), val_freq=max(1, total_iter // 2)),

@@ -28,8 +28,9 @@ class HNASSuperNet(HNASStemTail):
                  num_layers=12,
                  upscale=2,
                  img_range=255.,
-                 rgb_mean=DIV2K_RGB_MEAN):
-        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean)
+                 rgb_mean=DIV2K_RGB_MEAN,
+                 global_skip=None):
+        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean, global_skip)
         width = NUM_NODES * num_feat
         self.normal_cells = nn.ModuleList(SharedCell('normal', width, num_feat, upscale) for _ in range(num_layers))
         self.upsampling_cells = nn.ModuleList(
