@@ -9,6 +9,7 @@
   are looked up under the root too, so the shipped option files run from anywhere.
 """
 import os
+import sys
 from os import path as osp
 
 import hnas_basicsr  # noqa: F401  (torchvision alias before basicsr is imported)
@@ -43,6 +44,18 @@ def resolve_paths(opt, root):
         if key.startswith('pretrain_network') or key == 'resume_state':
             paths[key] = _resolve(paths[key], root)
     return opt
+
+
+def check_dataset_paths(opt):
+    """Stop with one line naming the missing folder and the command that prepares it."""
+    for phase, dataset in (opt.get('datasets') or {}).items():
+        for key in ('dataroot_gt', 'dataroot_lq'):
+            folder = dataset.get(key)
+            if isinstance(folder, str) and not osp.exists(folder):
+                hint = ('python tools/prepare_data.py' if 'skimage' in folder else
+                        'python tools/prepare_data.py <folder of HR images> --out <dataset folder>')
+                sys.exit(f'hnas_basicsr: datasets.{phase}.{key}: {folder} does not exist; prepare the data first: '
+                         f'{hint}')
 
 
 def device_of(opt):
@@ -80,7 +93,9 @@ def patch_basicsr():
 
     def parse_options(root_path, is_train=True):
         opt, args = options.parse_options(root_path, is_train)
-        return resolve_paths(opt, root_path), args
+        resolve_paths(opt, root_path)
+        check_dataset_paths(opt)
+        return opt, args
 
     for module in (basicsr.train, basicsr.test):
         module.parse_options = parse_options

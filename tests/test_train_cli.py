@@ -270,8 +270,11 @@ def test_a_missing_dataset_fails_naming_the_path(root, elsewhere):
     opt = retrain_options(name='missing_data', dataroot='datasets/nowhere')
     proc = train(root, write_options(root, opt), cwd=elsewhere)
     assert proc.returncode != 0
-    assert 'datasets/nowhere/' in proc.stderr and 'No such file or directory' in proc.stderr, proc.stderr[-3000:]
-    assert not glob.glob(os.path.join(root, 'experiments', 'missing_data', 'models', '*.pth'))
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('hnas_basicsr: datasets.train.dataroot_gt: datasets/nowhere/'), proc.stderr[-3000:]
+    assert 'does not exist; prepare the data first: python tools/prepare_data.py' in last
+    assert 'Traceback' not in proc.stderr
+    assert not os.path.exists(os.path.join(root, 'experiments', 'missing_data'))  # nothing written
 
 
 # ---- search ----------------------------------------------------------------------------------------------------------

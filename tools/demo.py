@@ -38,12 +38,10 @@ def main():
     run('2/4 search', ['hnas_basicsr/train.py', '-opt', SEARCH_OPT, '--auto_resume'])
     run('3/4 derive and export',
         ['tools/derive.py', '-opt', SEARCH_OPT, '--experiment', EXPERIMENT, '--out', DERIVED, '--name', 'HNAS_demo',
-         '--total-iter', str(RETRAIN['total_iter'])])
+         '--num-feat', str(RETRAIN['num_feat']), '--total-iter', str(RETRAIN['total_iter'])])
     exported = osp.join(DERIVED, 'rank1', 'train_HNAS_demo_rank1_x2.yml')
-    run('4/4 retrain the best architecture', [
-        'hnas_basicsr/train.py', '-opt', exported, '--auto_resume', '--force_yml',
-        f"network_g:num_feat={RETRAIN['num_feat']}", 'logger:print_freq=50'
-    ])
+    run('4/4 retrain the best architecture',
+        ['hnas_basicsr/train.py', '-opt', exported, '--auto_resume', '--force_yml', 'logger:print_freq=50'])
     print(f'\ndemo: finished in {(time.time() - start) / 60:.1f} min. Ranking: {DERIVED}/ranking.md; exported '
           f'options and picture: {DERIVED}/rank1/; retrained model: experiments/train_HNAS_demo_rank1_x2/; '
           'TensorBoard: tensorboard --logdir tb_logger')

@@ -46,19 +46,19 @@ from hnas_basicsr.runtime import project_root, resolve_paths
 
 def latest_checkpoints(experiment):
     """Paths of the newest (net_g, net_c) pair in ``<experiment>/models``."""
+    if not osp.isdir(experiment) and osp.isdir(osp.join(project_root(), experiment)):
+        experiment = osp.join(project_root(), experiment)  # experiments are written under the project root
     if not osp.isdir(experiment):
         raise ToolError(f'{experiment}: experiment folder not found')
     models = osp.join(experiment, 'models')
     if not osp.isdir(models):
         raise ToolError(f'{experiment}: no models/ folder; run the search first (hnas_basicsr/train.py -opt ...)')
     files = set(os.listdir(models))
-    tags = [t for t in ('latest', ) if f'net_g_{t}.pth' in files and f'net_c_{t}.pth' in files]
-    numbered = sorted((int(f[6:-4]) for f in files if f.startswith('net_g_') and f[6:-4].isdigit()
-                       and f'net_c_{f[6:-4]}.pth' in files), reverse=True)
-    tags += [str(i) for i in numbered]
+    tags = [f[6:-4] for f in files if f.startswith('net_g_') and f.endswith('.pth') and f'net_c_{f[6:]}' in files]
     if not tags:
         raise ToolError(f'{models}: no pair of net_g_<iter>.pth and net_c_<iter>.pth checkpoints')
-    return osp.join(models, f'net_g_{tags[0]}.pth'), osp.join(models, f'net_c_{tags[0]}.pth')
+    newest = max(tags, key=lambda t: osp.getmtime(osp.join(models, f'net_g_{t}.pth')))  # a resumed run's latest
+    return osp.join(models, f'net_g_{newest}.pth'), osp.join(models, f'net_c_{newest}.pth')
 
 
 def load_network(net_opt, path):
@@ -206,8 +206,8 @@ def derive(args):
     supernet = load_network(opt['network_g'], net_g_path)
     controller = load_network(opt['network_c'], net_c_path)
     hp = supernet.hparams
-    num_feat = args.num_feat or search['cost_num_feat']  # default: the width the search's reward counted
-    table = PathCostTable(num_feat, hp['num_layers'], hp['upscale'], hp['num_in_ch'], hp['num_out_ch'],
+    num_feat = args.num_feat or search['cost_num_feat']  # width of the exported HNASNet
+    table = PathCostTable(search['cost_num_feat'], hp['num_layers'], hp['upscale'], hp['num_in_ch'], hp['num_out_ch'],
                           tuple(search['cost_lr_size']))
     print(f'derive: checkpoints {net_g_path}, {net_c_path}', flush=True)
     lq, gt = controller_patches(opt, args.max_patches)
@@ -225,7 +225,8 @@ def derive(args):
         row['rank'] = rank
     os.makedirs(args.out, exist_ok=True)
     header = (f"Architectures of {args.experiment} (lambda {search['lambda']}, strategy {search['strategy']}); "
-              f"PSNR with the supernet weights on the controller split; cost of HNASNet at {num_feat} channels: "
+              f"PSNR with the supernet weights on the controller split; cost (as rewarded) of HNASNet at "
+              f"{search['cost_num_feat']} channels: "
               f"{protocol(tuple(search['cost_lr_size']), hp['num_in_ch'])}")
     print(write_ranking(rows, args.out, header))
     prefix = args.name or f"HNAS_{osp.basename(osp.normpath(args.experiment))}"

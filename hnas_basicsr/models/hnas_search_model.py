@@ -50,6 +50,13 @@ def search_options(opt):
         raise ValueError(f"search.strategy: expected 'controller' or 'random', got {search['strategy']!r}")
     if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
         raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
+    if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
+            not search['cost_unit'] > 0:
+        raise ValueError(f"search.cost_unit: expected a positive number of G multiply-adds, got {search['cost_unit']!r}")
+    size = search['cost_lr_size']
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise ValueError(f'search.cost_lr_size: expected [H, W], two positive integers, got {size!r}')
     for key in ('weight_steps', 'controller_steps', 'cost_num_feat'):
         if isinstance(search[key], bool) or not isinstance(search[key], int) or search[key] < 1:
             raise ValueError(f'search.{key}: expected a positive integer, got {search[key]!r}')
@@ -99,7 +106,7 @@ class HNASSearchModel(SRModel):
 
     def setup_optimizers(self):
         super().setup_optimizers()
-        optim_c = copy.deepcopy(self.opt['train']['optim_c'])
+        optim_c = copy.deepcopy(self.opt['train'].get('optim_c') or {'type': 'Adam', 'lr': 3e-4})
         self.optimizer_c = self.get_optimizer(optim_c.pop('type'), self.net_c.parameters(), **optim_c)
         self.optimizers.append(self.optimizer_c)
 
@@ -134,6 +141,11 @@ class HNASSearchModel(SRModel):
         result = self.net_c.sample(greedy=greedy, generator=self.generator)
         return result.genotype, result.log_prob, result.entropy
 
+    def sample_genotype(self):
+        """An architecture for a weight step (no graph through the controller)."""
+        with torch.no_grad():
+            return self.sample()[0]
+
     def evaluate(self, genotype, lq, gt):
         """(PSNR on Y with crop = scale, in dB, averaged over the batch; Cost in cost units) of ``genotype``."""
         with torch.no_grad():
@@ -148,7 +160,7 @@ class HNASSearchModel(SRModel):
 
     # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
     def optimize_parameters(self, current_iter):
-        genotype, _, _ = self.sample()
+        genotype = self.sample_genotype()
         self.get_bare_model(self.net_g).set_genotype(genotype)
         super().optimize_parameters(current_iter)
         self.search_log['position'] = genotype.position
