@@ -61,12 +61,12 @@ def main():
         rows.append((tag, lam, strategy, minutes, best, mean_gmacs))
     print(f'\nDemo search, {args.total_iter} weight steps each; best of {args.samples} samples (+ greedy for the '
           'controller), ranked by the run\'s own reward; cost: 64 channels, 480x480 LR input')
-    print('| run | lambda | strategy | search min | best: position | PSNR (dB) | G multiply-adds | '
+    print('| run | lambda | strategy | search min | best: position | PSNR (dB) | G multiply-adds | reward | '
           'mean G multiply-adds of samples |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|---|')
     for tag, lam, strategy, minutes, best, mean_gmacs in rows:
         print(f"| {tag} | {lam} | {strategy} | {minutes:.1f} | {best['position']} | {float(best['psnr_db']):.2f} | "
-              f"{float(best['gmacs']):.1f} | {mean_gmacs:.1f} |")
+              f"{float(best['gmacs']):.1f} | {float(best['reward']):.3f} | {mean_gmacs:.1f} |")
 
 
 if __name__ == '__main__':

@@ -7,8 +7,8 @@ Adam step) of the supernet on that path and of the HNASNet of the same genotype 
 alternately in one process (median of ``--repeats`` after a warm-up), so both see the same machine
 load; the figure is the ratio of the medians. Then one controller round is timed piece by piece:
 sampling, reward (supernet forward on a batch plus the cost table) and the REINFORCE update, and its
-share of a search with the default cadence (weight_steps weight steps per controller_steps
-controller steps) is printed.
+share of a search at the cadences of the demo and of the paper setting (weight_steps weight steps
+per controller_steps controller steps) is printed. Run it from the repository root.
 """
 import argparse
 import random
@@ -17,13 +17,16 @@ import time
 
 import hnas_basicsr.archs  # noqa: F401
 import torch
+import yaml
 from torch.nn import functional as F
 
 from hnas_basicsr.archs.hnas_controller_arch import HNASController
 from hnas_basicsr.archs.hnas_supernet_arch import HNASSuperNet
-from hnas_basicsr.models.hnas_search_model import SEARCH_DEFAULTS
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
+
+
+CADENCES = ('options/hnas_search.yml', 'options/search/hnas_search_div2k_x2_lambda06.yml')
 
 
 def weight_step(net, optimizer, lq, gt, **kwargs):
@@ -107,13 +110,16 @@ def main():
 
     t_sample, t_reward, t_update = (median_time(f, args.repeats) for f in (sample, reward_time, update))
     t_weight = statistics.median(super_times)
-    w, c = SEARCH_DEFAULTS['weight_steps'], SEARCH_DEFAULTS['controller_steps']
-    controller_time = c * (t_reward + t_update) + w * t_sample  # update re-samples with grad
-    share = controller_time / (controller_time + w * t_weight)
     print(f'controller: sample {t_sample * 1e3:.1f} ms, reward (supernet forward + cost table) '
           f'{t_reward * 1e3:.1f} ms, sample+update {t_update * 1e3:.1f} ms; weight step {t_weight * 1e3:.0f} ms')
-    print(f'controller share of search wall time at the default cadence ({w} weight steps, {c} controller steps): '
-          f'{100 * share:.1f} %')
+    for path in CADENCES:
+        with open(path) as f:
+            search = yaml.safe_load(f)['search']
+        w, c = search['weight_steps'], search['controller_steps']
+        controller_time = c * (t_reward + t_update) + w * t_sample  # each weight step samples once too
+        share = controller_time / (controller_time + w * t_weight)
+        print(f'controller share of search wall time at the cadence of {path} ({w} weight steps, {c} controller '
+              f'steps): {100 * share:.1f} %')
 
 
 if __name__ == '__main__':

@@ -38,7 +38,8 @@ def main():
     run('2/4 search', ['hnas_basicsr/train.py', '-opt', SEARCH_OPT, '--auto_resume'])
     run('3/4 derive and export',
         ['tools/derive.py', '-opt', SEARCH_OPT, '--experiment', EXPERIMENT, '--out', DERIVED, '--name', 'HNAS_demo',
-         '--num-feat', str(RETRAIN['num_feat']), '--total-iter', str(RETRAIN['total_iter'])])
+         '--num-feat', str(RETRAIN['num_feat']), '--total-iter', str(RETRAIN['total_iter']), '--samples', '10',
+         '--max-patches', '32'])
     exported = osp.join(DERIVED, 'rank1', 'train_HNAS_demo_rank1_x2.yml')
     run('4/4 retrain the best architecture',
         ['hnas_basicsr/train.py', '-opt', exported, '--auto_resume', '--force_yml', 'logger:print_freq=50'])
