@@ -44,7 +44,15 @@ class HNASStemTail(nn.Module):
     Arguments are those of :class:`HNASNet` without the genotype; they are checked and kept in ``hparams``.
     """
 
-    def __init__(self, num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean, global_skip=None):
+    def __init__(self,
+                 num_in_ch=3,
+                 num_out_ch=3,
+                 num_feat=64,
+                 num_layers=12,
+                 upscale=2,
+                 img_range=255.,
+                 rgb_mean=DIV2K_RGB_MEAN,
+                 global_skip=None):
         super().__init__()
         if global_skip not in GLOBAL_SKIPS:
             raise ValueError(f'global_skip: expected one of {", ".join(map(str, GLOBAL_SKIPS))}, got {global_skip!r}')

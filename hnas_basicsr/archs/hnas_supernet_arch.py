@@ -4,7 +4,7 @@ from functools import partial
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from hnas_basicsr.archs.hnas_arch import DIV2K_RGB_MEAN, HNASNet, HNASStemTail
+from hnas_basicsr.archs.hnas_arch import HNASNet, HNASStemTail
 from hnas_basicsr.nas.cells import SharedCell
 from hnas_basicsr.nas.genotype import Genotype
 from hnas_basicsr.nas.space import NUM_NODES
@@ -17,21 +17,17 @@ class HNASSuperNet(HNASStemTail):
     The architecture is set with :meth:`set_genotype` (or passed to ``forward``); forward then runs
     only that path: layers before the position use their normal cell at low resolution, the layer
     at the position its upsampling cell (once), the layers after it their normal cell at high
-    resolution. A layer's normal cell has one set of weights for both resolutions. Arguments are
-    those of :class:`HNASNet` without the genotype.
+    resolution. A layer's normal cell has one set of weights for both resolutions.
+
+    Args:
+        num_feat (int): C, channels of every op during the search. Default: 8 (the paper).
+        **kwargs: The other arguments of :class:`HNASNet` (``num_in_ch``, ``num_out_ch``, ``num_layers``,
+            ``upscale``, ``img_range``, ``rgb_mean``, ``global_skip``), with its defaults.
     """
 
-    def __init__(self,
-                 num_in_ch=3,
-                 num_out_ch=3,
-                 num_feat=8,
-                 num_layers=12,
-                 upscale=2,
-                 img_range=255.,
-                 rgb_mean=DIV2K_RGB_MEAN,
-                 global_skip=None):
-        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean, global_skip)
-        width = NUM_NODES * num_feat
+    def __init__(self, num_feat=8, **kwargs):
+        super().__init__(num_feat=num_feat, **kwargs)
+        width, num_layers, upscale = NUM_NODES * num_feat, self.hparams['num_layers'], self.hparams['upscale']
         self.normal_cells = nn.ModuleList(SharedCell('normal', width, num_feat, upscale) for _ in range(num_layers))
         self.upsampling_cells = nn.ModuleList(
             SharedCell('upsampling', width, num_feat, upscale) for _ in range(num_layers))
