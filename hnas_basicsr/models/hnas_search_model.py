@@ -115,6 +115,11 @@ class HNASSearchModel(SRModel):
         train_opt = self.opt['train']
         for optimizer, key in ((self.optimizer_g, 'scheduler'), (self.optimizer_c, 'scheduler_c')):
             sched = copy.deepcopy(train_opt.get(key) or train_opt['scheduler'])
+            periods = sched.get('periods')
+            if periods is not None and sum(periods) < train_opt['total_iter']:
+                raise ValueError(f"train.{key}.periods: they add up to {sum(periods)}, fewer than train.total_iter "
+                                 f"({train_opt['total_iter']}); the cosine schedule would fail past their end: raise "
+                                 'both together')
             self.schedulers.append(getattr(lr_scheduler, sched.pop('type'))(optimizer, **sched))
 
     def _controller_loader(self):
