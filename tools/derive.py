@@ -23,6 +23,7 @@ import argparse
 import copy
 import csv
 import os
+import random
 import sys
 from os import path as osp
 
@@ -98,7 +99,6 @@ def controller_patches(opt, max_patches):
 
 def candidates(controller, search, num_layers, samples, seed):
     """The controller's greedy architecture and ``samples`` sampled ones (random strategy: uniform), deduplicated."""
-    import random
     generator = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     found = {}

@@ -82,6 +82,7 @@ class HNASSearchModel(SRModel):
         supernet = self.get_bare_model(self.net_g)
         hp = supernet.hparams
         self.num_layers, self.scale = hp['num_layers'], hp['upscale']
+        self.num_decisions = len(space.decisions(self.num_layers))
         self.cost_table = PathCostTable(self.search['cost_num_feat'], hp['num_layers'], hp['upscale'],
                                         hp['num_in_ch'], hp['num_out_ch'], tuple(self.search['cost_lr_size']))
         self.generator = torch.Generator(device=self.device)
@@ -159,9 +160,8 @@ class HNASSearchModel(SRModel):
         return psnr, self.cost_table.cost(genotype).macs / (self.search['cost_unit'] * 1e9)
 
     def joint_reward(self, psnr, cost, entropy):
-        num_decisions = len(space.decisions(self.num_layers))
         return (reward(psnr, cost, self.search['lambda'], 1.0) +
-                self.search['entropy_weight'] * float(entropy.detach()) / num_decisions)
+                self.search['entropy_weight'] * float(entropy.detach()) / self.num_decisions)
 
     # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
     def optimize_parameters(self, current_iter):
@@ -203,8 +203,7 @@ class HNASSearchModel(SRModel):
             self.search_log.update({f'p_position_{k + 1}': p for k, p in enumerate(probs['position'])})
             for kind, short in (('normal', 'p_normal'), ('upsampling', 'p_up')):
                 self.search_log.update({f'{short}_{op}': p for op, p in zip(space.cell_ops(kind), probs[f'{kind}.op'])})
-            greedy = self.sample(greedy=True)[0]
-            self.search_log['greedy_position'] = greedy.position
+            self.search_log['greedy_position'] = self.greedy_genotype().position
 
     def get_current_log(self):
         return dict(self.log_dict, **self.search_log)
