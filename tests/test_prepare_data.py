@@ -209,3 +209,12 @@ def test_default_data_prepares_a_one_image_subset(tmp_path, monkeypatch):
     assert prepare_data.main(['--out', str(tmp_path / 'out'), '--holdout', '0', '--scales', '4']) == 0
     assert read(tmp_path / 'out', 'GTmod12', 'chelsea.png').shape == (300, 444, 3)
     assert len(prepare_data.lmdb_keys(str(tmp_path / 'out' / 'LRbicx4_sub.lmdb'))) == 6 * 9
+
+
+def test_several_folders_make_one_set_named_after_them(tmp_path, monkeypatch):
+    first, second = make_images(str(tmp_path / 'one')), str(tmp_path / 'two')
+    os.makedirs(second)
+    cv2.imwrite(os.path.join(second, 'e.png'), np.full((48, 48, 3), 7, np.uint8))
+    monkeypatch.chdir(tmp_path)
+    assert prepare_data.main([first, second, *SUB, '--scales', '2', '--no-lmdb']) == 0
+    assert pngs(tmp_path / 'datasets' / 'one_two' / 'GTmod12') == ['a', 'b', 'c', 'd_gray', 'e']

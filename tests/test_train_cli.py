@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from hnas_basicsr.nas.genotype import published_genotypes
+from synthetic import synthetic_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(REPO, 'hnas_basicsr', 'train.py')
@@ -31,20 +32,6 @@ SINGLE = 'datasets/single'  # 3 images 24x24: 2 train (one sub-image each), 1 he
 
 
 # ---- data and runs ---------------------------------------------------------------------------------------------------
-def synthetic_image(rng, height, width):
-    """A smooth colour gradient with a few random rectangles and discs (uint8 BGR)."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    img = np.stack([a * x / width + b * y / height + c for a, b, c in rng.uniform(-100, 100, (3, 3))], -1) + 128
-    for _ in range(3):
-        colour = [float(v) for v in rng.uniform(0, 255, 3)]
-        cy, cx, r = int(rng.integers(0, height)), int(rng.integers(0, width)), int(rng.integers(3, 12))
-        if rng.random() < 0.5:
-            cv2.circle(img, (cx, cy), r, colour, -1)
-        else:
-            cv2.rectangle(img, (cx - r, cy - r), (cx + r, cy + r // 2), colour, -1)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope='module')
 def root(tmp_path_factory):
     """The run root: tiny prepared data sets under ``datasets/``, option files under ``options/``."""

@@ -18,28 +18,14 @@ import sys
 
 import hnas_basicsr.archs  # noqa: F401  (before basicsr; registers HNASNet)
 import torch
-from basicsr.archs import build_network
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch.utils.flop_counter import FlopCounterMode
 
 from hnas_basicsr.cli import ToolError, load_yaml, one_line
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, count_cost, protocol
 from hnas_basicsr.nas.genotype import Genotype, GenotypeError, published_genotypes
+from hnas_basicsr.networks import build
 
 GENOTYPE_DEFAULTS = {'num_feat': 64, 'num_layers': 12, 'scale': 2}
-
-
-def build(net_opt, where):
-    """``basicsr.archs.build_network(net_opt)``; ``where`` names the network in error messages."""
-    if not isinstance(net_opt, dict) or 'type' not in net_opt:
-        raise ToolError(f'{where}: expected a mapping with a type key, got {net_opt!r}')
-    if net_opt['type'] not in ARCH_REGISTRY:
-        raise ToolError(f'{where}: unknown arch type {net_opt["type"]!r}: neither basicsr nor hnas_basicsr.archs '
-                        'registers it in ARCH_REGISTRY')
-    try:
-        return build_network(net_opt)
-    except Exception as exc:  # any constructor of any registered arch
-        raise ToolError(f'{where}: cannot build {net_opt["type"]}: {one_line(exc)}') from None
 
 
 def network_from_options(path, key):

@@ -31,7 +31,6 @@ import hnas_basicsr.archs  # noqa: F401  (before basicsr; registers the networks
 import hnas_basicsr.data  # noqa: F401
 import torch
 import yaml
-from basicsr.archs import build_network
 from basicsr.data import build_dataset
 from basicsr.metrics.psnr_ssim import calculate_psnr_pt
 from tqdm import tqdm
@@ -42,6 +41,7 @@ from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable, protocol
 from hnas_basicsr.nas.plot import draw_genotype
 from hnas_basicsr.nas.reward import reward
+from hnas_basicsr.networks import build, load_weights
 from hnas_basicsr.runtime import project_root, resolve_paths
 
 
@@ -62,17 +62,9 @@ def latest_checkpoints(experiment):
     return osp.join(models, f'net_g_{newest}.pth'), osp.join(models, f'net_c_{newest}.pth')
 
 
-def load_network(net_opt, path):
-    try:
-        net = build_network(copy.deepcopy(net_opt))
-    except Exception as exc:  # any constructor error of the option file's network
-        raise ToolError(f'cannot build {net_opt.get("type")!r}: {one_line(exc)}') from None
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-        net.load_state_dict(state['params'] if 'params' in state else state)
-    except Exception as exc:
-        raise ToolError(f'{path}: cannot load into {net_opt["type"]}: {one_line(exc)}') from None
-    return net.eval()
+def load_network(net_opt, path, where):
+    """The network of ``net_opt`` with the weights of ``path``, in eval mode."""
+    return load_weights(build(net_opt, where), path).eval()
 
 
 def controller_patches(opt, max_patches):
@@ -203,8 +195,8 @@ def derive(args):
     except ValueError as exc:
         raise ToolError(f'{args.opt}: {exc}') from None
     net_g_path, net_c_path = latest_checkpoints(args.experiment)
-    supernet = load_network(opt['network_g'], net_g_path)
-    controller = load_network(opt['network_c'], net_c_path)
+    supernet = load_network(opt['network_g'], net_g_path, f'{args.opt}: network_g')
+    controller = load_network(opt['network_c'], net_c_path, f'{args.opt}: network_c')
     hp = supernet.hparams
     num_feat = args.num_feat or search['cost_num_feat']  # width of the exported HNASNet
     table = PathCostTable(search['cost_num_feat'], hp['num_layers'], hp['upscale'], hp['num_in_ch'], hp['num_out_ch'],

@@ -5,11 +5,12 @@ Usage::
     python tools/prepare_data.py                                     # scikit-image's sample photos
     python tools/prepare_data.py /work/shared/datasets/train/T91     # a folder of HR images
     python tools/prepare_data.py ../Set5/HR --no-sub-images          # a test set: whole images only
+    python tools/prepare_data.py ../train/T91 ../train/General100 --scales 2   # several folders as one set
     python tools/prepare_data.py DIV2K_train_HR --scales 2 4 --crop-size 192 --step 96 --workers 2
 
-Input: a flat folder of HR images (png, jpg, bmp, tif, webp, ppm/pgm; a folder holding none but an ``HR``
-sub-folder uses that), or by default the RGB photos of at least 256 px per side that ship inside scikit-image
-(``DEFAULT_IMAGES``). Output, under ``--out`` (default ``datasets/<input name>`` or ``datasets/skimage``)::
+Input: flat folders of HR images (png, jpg, bmp, tif, webp, ppm/pgm; a folder holding none but an ``HR``
+sub-folder uses that), taken together as one set, or by default the RGB photos of at least 256 px per side that ship inside scikit-image
+(``DEFAULT_IMAGES``). Output, under ``--out`` (default ``datasets/<input names joined by _>`` or ``datasets/skimage``)::
 
     GTmod12/<name>.png                  HR cropped to a multiple of 12 (fits x2, x3 and x4)
     LRbicx{s}/<name>.png                imresize(HR / 255, 1 / s) * 255, rounded and clipped to uint8
@@ -67,8 +68,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     """The command-line parser."""
     parser = _Parser(prog='prepare_data', description=__doc__.split('\n\n')[0])
-    parser.add_argument('input', nargs='?', help='folder of HR images (default: scikit-image sample photos)')
-    parser.add_argument('--out', help='output folder (default: datasets/<input name>, or datasets/skimage)')
+    parser.add_argument('input', nargs='*', help='folders of HR images (default: scikit-image sample photos)')
+    parser.add_argument('--out', help='output folder (default: datasets/<input names joined by _>, or '
+                        'datasets/skimage)')
     parser.add_argument('--scales', type=int, nargs='+', choices=SCALES, default=list(SCALES), help='LR scales')
     parser.add_argument('--crop-size', type=int, default=96, help='HR sub-image size (default 96)')
     parser.add_argument('--step', type=int, default=48, help='HR sub-image stride (default 48)')
@@ -94,7 +96,7 @@ def check_args(args):
     if args.holdout is None:
         args.holdout = 0 if args.input else DEFAULT_HOLDOUT
     if args.out is None:
-        args.out = os.path.join('datasets', dataset_name(args.input) if args.input else 'skimage')
+        args.out = os.path.join('datasets', '_'.join(map(dataset_name, args.input)) if args.input else 'skimage')
     if args.holdout < 0:
         raise ToolError(f'--holdout must be >= 0, got {args.holdout}')
     if args.workers < 1:
@@ -433,7 +435,8 @@ def prepare(args):
     """
     start = time.time()
     if args.input:
-        source, paths = os.path.abspath(args.input), list_images(args.input)
+        source = ' + '.join(os.path.abspath(folder) for folder in args.input)
+        paths = [p for folder in args.input for p in list_images(folder)]
     else:
         paths = default_sources()
         if not paths:

@@ -1,0 +1,150 @@
+"""Same-budget CPU comparison: EDSR-baseline, a small RCAN, HNAS-A/B/C and the searched architecture, trained alike.
+
+Every model trains with options/compare/train_same_budget_x2.yml (T91 + General100, x2, 1000 iterations of batch
+16, 48x48 HR patches, Adam with cosine 1e-3 -> 1e-5, L1); only ``network_g`` changes: each model at a quarter of
+its published width (16 features instead of 64), depth unchanged. The searched architecture comes from an HNAS
+search on the same training images (options/compare/hnas_search_T91_General100_x2.yml), selected on their
+controller split by tools/derive.py. tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
+
+Run (about an hour on 2 cores; every stage is resumable, finished trainings are kept)::
+
+    python bench/same_budget.py            # writes results/same_budget/{table.md,table.csv,psnr_vs_macs.png}
+
+The table gives each model's cost at the trained (proxy) width and at the full width (num_feat 64).
+"""
+import argparse
+import copy
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from os import path as osp
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
+sys.path.insert(0, ROOT)
+
+import hnas_basicsr.archs  # noqa: E402,F401  (registers HNASNet before basicsr builds networks)
+import yaml  # noqa: E402
+from basicsr.archs import build_network  # noqa: E402
+
+from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, count_cost  # noqa: E402
+from hnas_basicsr.nas.genotype import published_genotypes  # noqa: E402
+
+SHARED = osp.join(ROOT, osp.pardir, 'shared', 'datasets')
+TRAIN_OPT = 'options/compare/train_same_budget_x2.yml'
+SEARCH_OPT = 'options/compare/hnas_search_T91_General100_x2.yml'
+SEARCH_EXPERIMENT = 'experiments/hnas_search_T91_General100_x2'
+OUT = 'results/same_budget'
+PROXY_FEAT, FULL_FEAT = 16, 64
+HNAS_SKIP = 'bicubic'  # as in the search: without it HNAS stays below bicubic in a CPU budget (README)
+
+
+def models():
+    """Label -> ``network_g`` at the proxy width; the searched architecture is added after derive."""
+    edsr = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_block': 16, 'upscale': 2,
+            'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
+    rcan = {'type': 'RCAN', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_group': 4, 'num_block': 4,
+            'squeeze_factor': 4, 'upscale': 2, 'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
+    nets = {'EDSR-baseline': edsr, 'RCAN-small': rcan}
+    for name, genotype in published_genotypes().items():
+        nets[name.replace('_', '-')] = {'type': 'HNASNet', 'genotype': genotype.to_dict(), 'num_feat': PROXY_FEAT,
+                                        'num_layers': 12, 'upscale': 2, 'global_skip': HNAS_SKIP}
+    return nets
+
+
+def run(stage, args):
+    """Run one command from the repo root, printed first; exit if it fails."""
+    print(f'\n=== [{stage}] {" ".join(args)}', flush=True)
+    start = time.time()
+    if subprocess.run([sys.executable] + args, cwd=ROOT).returncode != 0:
+        sys.exit(f'same_budget: stage {stage} failed; fix it and run again (finished stages are kept)')
+    print(f'=== [{stage}] done in {time.time() - start:.0f} s', flush=True)
+    return time.time() - start
+
+
+def searched_network(derived):
+    """``network_g`` of the top architecture exported by derive, at the proxy width."""
+    with open(osp.join(ROOT, derived, 'rank1', 'genotype.yml')) as f:
+        genotype = yaml.safe_load(f)
+    return {'type': 'HNASNet', 'genotype': genotype, 'num_feat': PROXY_FEAT, 'num_layers': 12, 'upscale': 2,
+            'global_skip': HNAS_SKIP}
+
+
+def train_options(base, label, net):
+    opt = copy.deepcopy(base)
+    opt['name'] = f'same_budget_{label.replace("-", "_")}_x2'
+    opt['network_g'] = net
+    return opt
+
+
+def full_width_cost(net):
+    """(params, multiply-adds) of a network at ``FULL_FEAT`` features (480x480 LR input)."""
+    cost = count_cost(build_network(dict(copy.deepcopy(net), num_feat=FULL_FEAT)), DEFAULT_LR_SIZE, 3)
+    return cost.params, cost.macs
+
+
+def write_table(out, labels, nets, seconds):
+    """Add the full-width cost and training time to the benchmark's CSV; write table.md."""
+    with open(osp.join(ROOT, out, 'benchmark.csv')) as f:
+        rows = list(csv.DictReader(f))
+    sets = [k[:-5] for k in rows[0] if k.endswith(' PSNR')]
+    head = ['Model', 'Params proxy (M)', 'Mult-Adds proxy (G)', 'Params full (M)', 'Mult-Adds full (G)',
+            'Train (min)'] + [f'{s} PSNR/SSIM' for s in sets]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    by_label = dict(zip(labels, nets))
+    for row in rows:
+        label = row['Model']
+        full = full_width_cost(by_label[label]) if label in by_label else None
+        cells = [label, row['Params (M)'], row['Mult-Adds (G)'],
+                 f'{full[0] / 1e6:.3f}' if full else '-', f'{full[1] / 1e9:.1f}' if full else '-',
+                 f'{seconds[label] / 60:.1f}' if label in seconds else '-']
+        cells += [f'{row[f"{s} PSNR"]} / {row[f"{s} SSIM"]}' for s in sets]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    with open(osp.join(ROOT, out, 'table.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--out', default=OUT, help=f'output folder (default {OUT})')
+    args = parser.parse_args()
+    start = time.time()
+    data = [osp.join(SHARED, 'train', 'T91'), osp.join(SHARED, 'train', 'General100')]
+    run('prepare training data', ['tools/prepare_data.py', *data, '--scales', '2', '--workers', '2'])
+    for name in ('Set5', 'Set14'):
+        run(f'prepare {name}', ['tools/prepare_data.py', osp.join(SHARED, 'test', name), '--no-sub-images'])
+    run('search', ['hnas_basicsr/train.py', '-opt', SEARCH_OPT, '--auto_resume'])
+    derived = osp.join(args.out, 'derived')
+    run('derive', ['tools/derive.py', '-opt', SEARCH_OPT, '--experiment', SEARCH_EXPERIMENT, '--out', derived,
+                   '--name', 'HNAS_T91', '--num-feat', str(PROXY_FEAT), '--top-k', '1'])
+    with open(osp.join(ROOT, TRAIN_OPT)) as f:
+        base = yaml.safe_load(f)
+    nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
+    times_file = osp.join(ROOT, args.out, 'train_seconds.json')
+    seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
+    option_files = []
+    os.makedirs(osp.join(ROOT, args.out, 'options'), exist_ok=True)
+    for label, net in nets.items():
+        opt = train_options(base, label, net)
+        option_file = osp.join(args.out, 'options', f'{opt["name"]}.yml')
+        with open(osp.join(ROOT, option_file), 'w') as f:
+            yaml.safe_dump(opt, f, sort_keys=False)
+        option_files.append(option_file)
+        if osp.isfile(osp.join(ROOT, 'experiments', opt['name'], 'models', 'net_g_latest.pth')):
+            print(f'same_budget: {label} already trained (experiments/{opt["name"]})')
+            continue
+        seconds[label] = run(f'train {label}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
+        with open(times_file, 'w') as f:
+            json.dump(seconds, f, indent=1)
+    run('benchmark', ['tools/benchmark.py', '-opt', *option_files, '--labels', *nets, '--sets', 'datasets/Set5',
+                      'datasets/Set14', '--out', args.out])
+    write_table(args.out, list(nets), list(nets.values()), seconds)
+    print(f'\nsame_budget: finished in {(time.time() - start) / 60:.1f} min; {args.out}/table.md, '
+          f'{args.out}/psnr_vs_macs.png')
+
+
+if __name__ == '__main__':
+    main()

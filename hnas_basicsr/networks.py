@@ -1,0 +1,63 @@
+"""Registered networks from options and checkpoints loaded into them safely, with one-line errors."""
+import copy
+import pickle
+
+import hnas_basicsr.archs  # noqa: F401  (registers this plugin's archs beside basicsr's)
+import torch
+from basicsr.archs import build_network
+from basicsr.utils.registry import ARCH_REGISTRY
+
+from hnas_basicsr.cli import ToolError, one_line
+
+
+def build(net_opt, where):
+    """``basicsr.archs.build_network(net_opt)``; ``where`` names the network in error messages."""
+    if not isinstance(net_opt, dict) or 'type' not in net_opt:
+        raise ToolError(f'{where}: expected a mapping with a type key, got {net_opt!r}')
+    if net_opt['type'] not in ARCH_REGISTRY:
+        raise ToolError(f'{where}: unknown arch type {net_opt["type"]!r}: neither basicsr nor hnas_basicsr.archs '
+                        'registers it in ARCH_REGISTRY')
+    try:
+        return build_network(copy.deepcopy(net_opt))
+    except Exception as exc:  # any constructor of any registered arch
+        raise ToolError(f'{where}: cannot build {net_opt["type"]}: {one_line(exc)}') from None
+
+
+def load_checkpoint(path):
+    """``torch.load`` on the CPU with ``weights_only=True``: a file that would run code is refused."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError:
+        raise ToolError(f'{path}: checkpoint not found') from None
+    except pickle.UnpicklingError as exc:
+        raise ToolError(f'{path}: refused: the file holds Python objects, not only tensors, and loading it could '
+                        f'run code ({str(exc).strip().splitlines()[-1][:120]})') from None
+    except Exception as exc:  # truncated or foreign files
+        raise ToolError(f'{path}: not a readable checkpoint ({one_line(exc)})') from None
+
+
+def load_weights(net, path, param_key='params', strict=True):
+    """Load a BasicSR checkpoint (``{param_key: state_dict}`` or a bare state dict) into ``net``.
+
+    Raises:
+        ToolError: If the file cannot be read safely or does not fit the network.
+    """
+    state = load_checkpoint(path)
+    if isinstance(state, dict) and param_key in state:
+        state = state[param_key]
+    elif isinstance(state, dict) and 'params' in state:
+        state = state['params']
+    if not isinstance(state, dict):
+        raise ToolError(f'{path}: not a state dict of {type(net).__name__}')
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and getattr(state[k], 'shape', None) != own[k].shape]
+    if shapes or (strict and (missing or unexpected)):
+        problems = [f'{len(v)} {what} (e.g. {v[0]})' for what, v in
+                    (('missing keys', missing), ('unexpected keys', unexpected), ('shape mismatches', shapes)) if v]
+        raise ToolError(f'{path}: does not fit this {type(net).__name__}: {", ".join(problems)}; '
+                        'is it a checkpoint of another architecture or width?')
+    net.load_state_dict(state, strict=strict)
+    return net
