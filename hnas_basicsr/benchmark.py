@@ -123,7 +123,8 @@ def load_test_set(folder, scale):
     names = _images(gt_dir)
     if not names:
         raise ToolError(f'{gt_dir}: no images')
-    test_set = TestSet(osp.basename(osp.normpath(folder)))
+    name = osp.basename(osp.normpath(folder))  # a prepared set's held-out val/ folder: <set>-val
+    test_set = TestSet(f'{osp.basename(osp.dirname(osp.normpath(folder)))}-val' if name == 'val' else name)
     for name in names:
         lq_path = osp.join(lq_dir, name)
         if not osp.isfile(lq_path):

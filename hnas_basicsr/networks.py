@@ -1,5 +1,6 @@
-"""Registered networks from options and checkpoints loaded into them safely, with one-line errors."""
+"""Registered networks from options; checkpoints loaded safely (one-line errors) and written atomically."""
 import copy
+import os
 import pickle
 
 import hnas_basicsr.archs  # noqa: F401  (registers this plugin's archs beside basicsr's)
@@ -61,3 +62,10 @@ def load_weights(net, path, param_key='params', strict=True):
                         'is it a checkpoint of another architecture or width?')
     net.load_state_dict(state, strict=strict)
     return net
+
+
+def save_atomic(obj, path):
+    """``torch.save`` to ``path.tmp``, then rename: a kill at any moment leaves either the old file or the new one."""
+    tmp = f'{path}.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

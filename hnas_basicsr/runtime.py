@@ -5,6 +5,8 @@
 * Resume from any current directory: basicsr looks for ``experiments/<name>/training_states``
   relative to the current directory (from elsewhere it silently starts over); here it looks under
   the root that the experiments are written to.
+* Crash-safe checkpoints: basicsr writes ``net_*.pth`` and ``*.state`` in place (a kill mid-write leaves a
+  corrupt file that auto-resume then loads); here they are written to a temporary file and renamed.
 * Relative dataset, pretrained-network and resume-state paths that do not exist from the current directory
   are looked up under the root too, so the shipped option files run from anywhere.
 """
@@ -85,11 +87,27 @@ def load_resume_state(opt):
     return state
 
 
+class _AtomicSaveTorch:
+    """``torch`` as basicsr's BaseModel sees it, with ``save`` made atomic."""
+
+    def __getattr__(self, name):
+        import torch
+        return getattr(torch, name)
+
+    @staticmethod
+    def save(obj, path):
+        from hnas_basicsr.networks import save_atomic
+        save_atomic(obj, path)
+
+
 def patch_basicsr():
     """Install the changes above in basicsr's train and test pipelines (idempotent)."""
     import basicsr.test
     import basicsr.train
+    from basicsr.models import base_model
     from basicsr.utils import options
+
+    base_model.torch = _AtomicSaveTorch()
 
     def parse_options(root_path, is_train=True):
         opt, args = options.parse_options(root_path, is_train)

@@ -340,3 +340,47 @@ def test_random_search_resumes_its_sampler(tmp_path):
     fresh = build_model(copy.deepcopy(opt))
     assert [fresh.sample()[0] for _ in range(3)] == first  # (the samples expected after the resume are new ones)
     assert expected[:3] != first
+
+
+def test_search_killed_at_random_moments_resumes_with_intact_checkpoints(root):
+    """SIGKILL a running search three times at random moments (start-up, training, checkpoint writes), resume it
+    with --auto_resume each time: it completes, every checkpoint and state loads, and each resume starts at most
+    one checkpoint interval (5 iterations) before the last iteration the killed run had logged."""
+    import random
+    import signal
+    import time
+
+    total, every = 100, 5
+    opt = search_options('search_killed', total)
+    opt['train']['scheduler']['periods'] = opt['train']['scheduler_c']['periods'] = [total]
+    opt['val']['val_freq'] = 10 * total  # validation only after the last iteration
+    opt['logger']['save_checkpoint_freq'] = every
+    opt_file = write_options(root, opt)
+    exp = os.path.join(root, 'experiments', 'search_killed')
+    env = dict(os.environ, HNAS_ROOT=str(root), OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    delays = random.Random(0).sample([x / 2 for x in range(9, 33)], 3)  # 4.5 to 16 s after the launch
+    resumed_from, last_logged = [], 0
+    for delay in delays:
+        proc = subprocess.Popen([sys.executable, TRAIN, '-opt', opt_file, '--auto_resume'], cwd=str(root), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        log = newest_log(exp) if glob.glob(os.path.join(exp, 'train_*.log')) else ''
+        resumed = re.search(r'Resuming training from epoch: \d+, iter: (\d+)\.', log)
+        if resumed:
+            resumed_from.append((int(resumed.group(1)), last_logged))
+        last_logged = max(logged_iters(log), default=int(resumed.group(1)) if resumed else 0)
+    check(train(root, opt_file, '--auto_resume', cwd=root, timeout=300))
+    log = newest_log(exp)
+    resumed = re.search(r'Resuming training from epoch: \d+, iter: (\d+)\.', log)
+    if resumed:
+        resumed_from.append((int(resumed.group(1)), last_logged))
+    assert logged_iters(log)[-1] == total
+    assert resumed_from, 'no kill happened after the first checkpoint'
+    for start, logged in resumed_from:
+        assert logged - every <= start <= logged, (start, logged)
+    files = glob.glob(os.path.join(exp, 'models', '*.pth')) + glob.glob(os.path.join(exp, 'training_states', '*.state'))
+    assert os.path.join(exp, 'models', f'net_g_{total}.pth') in files
+    for path in files:
+        load(path)  # raises on a truncated file

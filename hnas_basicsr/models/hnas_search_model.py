@@ -10,7 +10,6 @@ never trained: the random-search baseline with the same supernet, data and budge
 """
 import copy
 import math
-import os
 import random
 from os import path as osp
 
@@ -26,6 +25,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
 from hnas_basicsr.nas.reward import MovingAverageBaseline, reward
+from hnas_basicsr.networks import save_atomic
 
 SEARCH_DEFAULTS = {
     'strategy': 'controller',  # or 'random': uniform sampling, no controller training
@@ -251,8 +251,7 @@ class HNASSearchModel(SRModel):
             },
         }
         path = osp.join(self.opt['path']['training_states'], f'{current_iter}.state')
-        torch.save(state, path + '.tmp')
-        os.replace(path + '.tmp', path)
+        save_atomic(state, path)
 
     def resume_training(self, resume_state):
         super().resume_training(resume_state)
