@@ -7,6 +7,8 @@
   the root that the experiments are written to.
 * Crash-safe checkpoints: basicsr writes ``net_*.pth`` and ``*.state`` in place (a kill mid-write leaves a
   corrupt file that auto-resume then loads); here they are written to a temporary file and renamed.
+* Non-finite updates: a NaN/Inf loss or gradient skips the optimizer step (logged and counted) instead of
+  reaching the weights (SRModel's ``optimizer_g``; the search model guards its own optimizers).
 * Relative dataset, pretrained-network and resume-state paths that do not exist from the current directory
   are looked up under the root too, so the shipped option files run from anywhere.
 """
@@ -104,10 +106,20 @@ def patch_basicsr():
     """Install the changes above in basicsr's train and test pipelines (idempotent)."""
     import basicsr.test
     import basicsr.train
-    from basicsr.models import base_model
+    from basicsr.models import base_model, sr_model
     from basicsr.utils import options
 
+    from hnas_basicsr.models.finite_updates import guard_optimizer
+
     base_model.torch = _AtomicSaveTorch()
+    if not hasattr(sr_model.SRModel, 'unguarded_setup_optimizers'):
+        sr_model.SRModel.unguarded_setup_optimizers = sr_model.SRModel.setup_optimizers
+
+        def setup_optimizers(self):
+            self.unguarded_setup_optimizers()
+            guard_optimizer(self.optimizer_g, 'network_g')
+
+        sr_model.SRModel.setup_optimizers = setup_optimizers
 
     def parse_options(root_path, is_train=True):
         opt, args = options.parse_options(root_path, is_train)

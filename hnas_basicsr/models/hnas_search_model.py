@@ -25,6 +25,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
 from hnas_basicsr.nas.reward import MovingAverageBaseline, reward
+from hnas_basicsr.models.finite_updates import guard_optimizer
 from hnas_basicsr.networks import save_atomic
 
 SEARCH_DEFAULTS = {
@@ -90,6 +91,7 @@ class HNASSearchModel(SRModel):
         self.rng = random.Random(opt.get('manual_seed') or 0)  # the random strategy's sampler
         self.baseline = MovingAverageBaseline(self.search['baseline_decay'])
         self.search_log = {}
+        self.skipped_rewards = 0
         self.controller_batches = None
 
     # ---- building -------------------------------------------------------------------------------------------------
@@ -110,6 +112,8 @@ class HNASSearchModel(SRModel):
         optim_c = copy.deepcopy(self.opt['train'].get('optim_c') or {'type': 'Adam', 'lr': 3e-4})
         self.optimizer_c = self.get_optimizer(optim_c.pop('type'), self.net_c.parameters(), **optim_c)
         self.optimizers.append(self.optimizer_c)
+        guard_optimizer(self.optimizer_g, 'network_g')
+        guard_optimizer(self.optimizer_c, 'network_c')
 
     def setup_schedulers(self):
         """``train.scheduler`` for the weights, ``train.scheduler_c`` (default: the same) for the controller."""
@@ -184,7 +188,9 @@ class HNASSearchModel(SRModel):
             psnr, cost = self.evaluate(genotype, batch['lq'].to(self.device), batch['gt'].to(self.device))
             value = self.joint_reward(psnr, cost, entropy)
             if not math.isfinite(value):
-                get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): step skipped')
+                self.skipped_rewards += 1
+                get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): controller step '
+                                          f'skipped ({self.skipped_rewards} so far)')
                 continue
             advantage = self.baseline.update(value)
             loss = -advantage * log_prob
@@ -206,7 +212,9 @@ class HNASSearchModel(SRModel):
             self.search_log['greedy_position'] = self.greedy_genotype().position
 
     def get_current_log(self):
-        return dict(self.log_dict, **self.search_log)
+        skipped = {'skipped_g': self.optimizer_g.skipped_steps, 'skipped_c': self.optimizer_c.skipped_steps,
+                   'skipped_reward': self.skipped_rewards}
+        return dict(self.log_dict, **self.search_log, **{k: v for k, v in skipped.items() if v})
 
     # ---- validation of the greedy architecture -------------------------------------------------------------------
     def greedy_genotype(self):
