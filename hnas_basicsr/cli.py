@@ -20,4 +20,5 @@ def load_yaml(path):
     except OSError as exc:
         raise ToolError(f'{path}: cannot read ({exc.strerror})') from None
     except yaml.YAMLError as exc:
-        raise ToolError(f'{path}: not valid YAML ({" ".join(str(exc).split())})') from None
+        refused = ' (refused: Python tags could run code)' if 'python/' in str(exc) else ''
+        raise ToolError(f'{path}: not valid YAML{refused} ({" ".join(str(exc).split())})') from None

@@ -3,8 +3,7 @@ import hnas_basicsr.archs  # noqa: F401  (registers HNASNet, HNASSuperNet, HNASC
 import hnas_basicsr.data  # noqa: F401
 import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
 from basicsr.train import train_pipeline
-from hnas_basicsr.runtime import patch_basicsr, project_root
+from hnas_basicsr.runtime import run
 
 if __name__ == '__main__':
-    patch_basicsr()
-    train_pipeline(project_root())
+    run(train_pipeline)

@@ -155,7 +155,8 @@ def test_a_missing_dataset_fails_naming_the_path(root, elsewhere):
     proc = train(root, write_options(root, opt), cwd=elsewhere)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('hnas_basicsr: datasets.train.dataroot_gt: datasets/nowhere/'), proc.stderr[-3000:]
+    assert last.startswith('hnas_basicsr: error: ') and 'datasets.train.dataroot_gt: datasets/nowhere/' in last, \
+        proc.stderr[-3000:]
     assert 'does not exist; prepare the data first: python tools/prepare_data.py' in last
     assert 'Traceback' not in proc.stderr
     assert not os.path.exists(os.path.join(root, 'experiments', 'missing_data'))  # nothing written
