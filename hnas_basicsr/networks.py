@@ -13,8 +13,8 @@ from hnas_basicsr.cli import ToolError, one_line
 
 def build(net_opt, where):
     """``basicsr.archs.build_network(net_opt)``; ``where`` names the network in error messages."""
-    if not isinstance(net_opt, dict) or 'type' not in net_opt:
-        raise ToolError(f'{where}: expected a mapping with a type key, got {net_opt!r}')
+    if not isinstance(net_opt, dict) or not isinstance(net_opt.get('type'), str):
+        raise ToolError(f'{where}: expected a mapping with a type name, got {net_opt!r}')
     if net_opt['type'] not in ARCH_REGISTRY:
         raise ToolError(f'{where}: unknown arch type {net_opt["type"]!r}: neither basicsr nor hnas_basicsr.archs '
                         'registers it in ARCH_REGISTRY')
@@ -31,8 +31,9 @@ def load_checkpoint(path):
     except FileNotFoundError:
         raise ToolError(f'{path}: checkpoint not found') from None
     except pickle.UnpicklingError as exc:
+        found = [line.strip() for line in str(exc).splitlines() if 'Unsupported global' in line]
         raise ToolError(f'{path}: refused: the file holds Python objects, not only tensors, and loading it could '
-                        f'run code ({str(exc).strip().splitlines()[-1][:120]})') from None
+                        f'run code ({(found or ["weights_only=True"])[0][:120]})') from None
     except Exception as exc:  # truncated or foreign files
         raise ToolError(f'{path}: not a readable checkpoint ({one_line(exc)})') from None
 

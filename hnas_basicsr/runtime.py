@@ -125,8 +125,10 @@ def _checked_getitem(self, index):
     try:
         return self.unchecked_getitem(index)
     except Exception as exc:  # cv2 and lmdb errors, or None images failing later in basicsr
-        where = self.paths[index % len(self.paths)] if getattr(self, 'paths', None) else index
-        raise ToolError(f'datasets ({self.opt.get("name") or self.opt.get("dataroot_gt")}): cannot read sample {where}: {one_line(exc)}') from None
+        paths = self.paths[index % len(self.paths)] if getattr(self, 'paths', None) else {}
+        where = f'{paths.get("gt_path")} / {paths.get("lq_path")}' if isinstance(paths, dict) else index
+        name = self.opt.get('name') or self.opt.get('dataroot_gt')
+        raise ToolError(f'datasets ({name}): cannot read sample {where}: {one_line(exc)}') from None
 
 
 def patch_basicsr():
@@ -177,4 +179,5 @@ def run(pipeline):
         message = str(exc).strip()
         if message.startswith('Caught '):  # raised in a DataLoader worker: the original message is the last line
             message = message.splitlines()[-1].split('ToolError: ', 1)[-1]
-        sys.exit(f'hnas_basicsr: error: {message}')
+        print(f'hnas_basicsr: error: {message}', file=sys.stderr, flush=True)
+        sys.exit(2)

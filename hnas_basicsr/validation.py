@@ -15,7 +15,9 @@ from os import path as osp
 from hnas_basicsr.cli import ToolError, one_line
 
 SCALES = (2, 3, 4)
-SCHEDULERS = ('MultiStepRestartLR', 'CosineAnnealingRestartLR')
+SCHEDULERS = ('MultiStepRestartLR', 'CosineAnnealingRestartLR')  # what basicsr's models build
+PATH_KEYS = ('pretrain_network_', 'strict_load_', 'param_key_', 'resume_state')
+PATHS_SET_BY_BASICSR = ('experiments_root', 'models', 'training_states', 'log', 'visualization', 'results_root')
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
 
@@ -80,13 +82,23 @@ def check_structure(opt, path, is_train=True):
     num_gpu = opt.get('num_gpu', 'auto')
     if num_gpu != 'auto' and (not _is_int(num_gpu) or num_gpu < 0):
         c.fail('num_gpu', f"expected 'auto' or an integer >= 0, got {num_gpu!r}")
-    if opt.get('manual_seed') is not None and not _is_int(opt['manual_seed']):
-        c.fail('manual_seed', f'expected an integer, got {opt["manual_seed"]!r}')
+    if num_gpu != 'auto' and num_gpu > 0:
+        import torch
+        if num_gpu > torch.cuda.device_count():
+            c.fail('num_gpu', f'{num_gpu} GPU(s) asked for, {torch.cuda.device_count()} visible (0: CPU, auto: all)')
+    seed = opt.get('manual_seed')
+    if seed is not None and (not _is_int(seed) or not 0 <= seed < 2**31):
+        c.fail('manual_seed', f'expected an integer in 0..2**31-1 or ~, got {seed!r}')
     for phase in c.mapping(opt, 'datasets', 'datasets'):
-        c.mapping(opt['datasets'], phase, f'datasets.{phase}')
+        dataset_opt = c.mapping(opt['datasets'], phase, f'datasets.{phase}')
+        for key in ('dataroot_gt', 'dataroot_lq'):
+            if not isinstance(dataset_opt.get(key), str):
+                c.fail(f'datasets.{phase}.{key}', f'expected a folder path, got {dataset_opt.get(key)!r}')
     for key, value in c.mapping(opt, 'path', 'path').items():
-        if (key.startswith('pretrain_network') or key == 'resume_state') and not isinstance(value, (str, type(None))):
+        if key.startswith(('pretrain_network', 'resume_state')) and not isinstance(value, (str, type(None))):
             c.fail(f'path.{key}', f'expected a file path or ~, got {value!r}')
+        if not key.startswith(PATH_KEYS) and key not in PATHS_SET_BY_BASICSR:  # basicsr makes a folder of each
+            c.fail(f'path.{key}', f'unknown key; expected {", ".join(k + "*" for k in PATH_KEYS)}')
     if is_train:
         c.mapping(opt, 'logger', 'logger')
     return c
@@ -116,7 +128,7 @@ def check_options(opt, path, is_train=True):
 
 
 def _check_options(opt, path, is_train):
-    from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
+    from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY
     c = check_structure(opt, path, is_train)
     c.choice(opt, 'model_type', 'model_type', set(MODEL_REGISTRY._obj_map))
     scale = opt.get('scale')
@@ -130,15 +142,8 @@ def _check_options(opt, path, is_train):
         if 'train' not in datasets:
             c.fail('datasets.train', 'missing: training needs a train dataset')
         _check_train(c, opt, LOSS_REGISTRY)
-        logger = c.mapping(opt, 'logger', 'logger')
-        c.positive_int(logger, 'print_freq', 'logger.print_freq')
-        c.positive_number(logger, 'save_checkpoint_freq', 'logger.save_checkpoint_freq')
-    val = c.mapping(opt, 'val', 'val', required=False)
-    if val and is_train:
-        c.positive_number(val, 'val_freq', 'val.val_freq')
-    for name, metric in c.mapping(val, 'metrics', 'val.metrics', required=False).items():
-        c.choice(c.mapping(val['metrics'], name, f'val.metrics.{name}'), 'type', f'val.metrics.{name}.type',
-                 set(METRIC_REGISTRY._obj_map))
+        _check_logger(c, opt)
+    _check_val(c, opt, is_train)
     for key, value in (opt.get('path') or {}).items():
         if key.startswith('pretrain_network') and value is not None and not osp.isfile(str(value)):
             c.fail(f'path.{key}', f'{value} is not a file')
@@ -157,7 +162,18 @@ def _check_networks(c, opt, scale):
         if key == 'network_g' and 'upscale' in net_opt and net_opt['upscale'] != scale:
             c.fail('network_g.upscale', f'expected the scale ({scale}), got {net_opt["upscale"]!r}')
         nets[key] = build(net_opt, f'{c.path}: {key}')
+    if opt.get('model_type') != 'HNASSearchModel':  # (the supernet and controller run only inside the search)
+        in_ch = opt['network_g'].get('num_in_ch', 3)
+        _constructed(c, 'network_g', lambda: _check_upscaling(nets['network_g'], in_ch, scale))
     return nets
+
+
+def _check_upscaling(net, in_ch, scale):
+    import torch
+    with torch.no_grad():
+        out = net.eval()(torch.rand(1, in_ch, 8, 8))
+    if tuple(out.shape[-2:]) != (8 * scale, 8 * scale):
+        raise ValueError(f'an 8x8 input gives {out.shape[-1]}x{out.shape[-2]}, expected x{scale} upscaling')
 
 
 def _check_dataset(c, phase, dataset_opt, scale, is_train, registry):
@@ -165,6 +181,8 @@ def _check_dataset(c, phase, dataset_opt, scale, is_train, registry):
     if is_train and phase != 'train' and not phase.startswith('val'):
         c.fail(field, "phase names are 'train' and 'val...' in a training option file")
     dataset_opt = c.mapping({phase: dataset_opt}, phase, field)
+    if not isinstance(dataset_opt.get('name'), str):
+        c.fail(f'{field}.name', f'expected a string, got {dataset_opt.get("name")!r}')
     c.choice(dataset_opt, 'type', f'{field}.type', set(registry._obj_map))
     io_type = c.choice(c.mapping(dataset_opt, 'io_backend', f'{field}.io_backend'), 'type', f'{field}.io_backend.type',
                        ('disk', 'lmdb'))
@@ -178,7 +196,13 @@ def _check_dataset(c, phase, dataset_opt, scale, is_train, registry):
         if gt_size % scale:
             c.fail(f'{field}.gt_size', f'expected a multiple of the scale ({scale}), got {gt_size}')
         c.positive_int(dataset_opt, 'batch_size_per_gpu', f'{field}.batch_size_per_gpu')
-        c.positive_int(dataset_opt, 'num_worker_per_gpu', f'{field}.num_worker_per_gpu', minimum=0)
+        workers = c.positive_int(dataset_opt, 'num_worker_per_gpu', f'{field}.num_worker_per_gpu', minimum=0)
+        if workers > 32:
+            c.fail(f'{field}.num_worker_per_gpu', f'expected at most 32 loader processes, got {workers}')
+        if dataset_opt.get('prefetch_mode') not in (None, 'cpu', 'cuda'):
+            c.fail(f'{field}.prefetch_mode', f"expected ~, cpu or cuda, got {dataset_opt['prefetch_mode']!r}")
+        if dataset_opt.get('prefetch_mode') == 'cuda' and dataset_opt.get('pin_memory') is not True:
+            c.fail(f'{field}.pin_memory', 'prefetch_mode cuda needs pin_memory: true (and a GPU)')
         c.positive_int(dataset_opt, 'dataset_enlarge_ratio', f'{field}.dataset_enlarge_ratio', required=False)
         for key in ('use_hflip', 'use_rot'):
             if not isinstance(dataset_opt.get(key, False), bool):
@@ -206,61 +230,123 @@ def _check_folder(c, field, folder, io_type):
 def _check_samples(c, field, dataset_opt, phase, scale):
     """Build the dataset and read its first sample: corrupt LMDBs, unreadable images, patch sizes."""
     from basicsr.data import build_dataset
+
+    from hnas_basicsr.data.hnas_split_dataset import close_files, release_base_datasets
     opt = dict(copy.deepcopy(dataset_opt), phase=phase, scale=scale)
+    dataset = None
+    release_base_datasets()  # (of an earlier run in this process)
     try:
         dataset = build_dataset(opt)
-        if len(dataset) == 0:
-            c.fail(field, 'no samples (is the LMDB or folder empty, or are GT and LQ names different?)')
-        batch = opt.get('batch_size_per_gpu', 1) if phase == 'train' else 1
-        if len(dataset) * opt.get('dataset_enlarge_ratio', 1) < batch:
-            c.fail(f'{field}.batch_size_per_gpu', f'{batch} is more than the {len(dataset)} samples')
-        dataset[0]
+        size = len(dataset)
+        if size:
+            dataset[0]
+    except Exception as exc:  # what the dataset classes raise on bad data: asserts, ValueError, cv2 and lmdb errors
+        c.fail(field, f'cannot read the data: {str(exc) if isinstance(exc, ToolError) else one_line(exc)}')
+    finally:  # the run opens its own files
+        release_base_datasets()
+        close_files(dataset)
+    if size == 0:
+        c.fail(field, 'no samples (is the LMDB or folder empty, or are GT and LQ names different?)')
+    batch = opt.get('batch_size_per_gpu', 1) if phase == 'train' else 1
+    if size * opt.get('dataset_enlarge_ratio', 1) < batch:
+        c.fail(f'{field}.batch_size_per_gpu', f'{batch} is more than the {size} samples')
+
+
+def _constructed(c, field, make):
+    """Run ``make()`` (building an optimizer, scheduler, loss or metric from the options); fail naming ``field``."""
+    try:
+        return make()
     except ToolError:
         raise
-    except Exception as exc:  # what the dataset classes raise on bad data: asserts, ValueError, cv2 and lmdb errors
-        c.fail(field, f'cannot read the data: {one_line(exc)}')
-    finally:
-        _close_lmdb(locals().get('dataset'))
+    except Exception as exc:  # whatever the constructor rejects the options with
+        c.fail(field, f'rejected: {one_line(exc)}')
 
 
-def _close_lmdb(dataset):
-    """Close the LMDB environments a dataset opened, so that training can open them again."""
-    base = getattr(dataset, 'base', dataset)
-    client = getattr(base, 'file_client', None)
-    for env in getattr(getattr(client, 'client', None), '_client', {}).values():
-        env.close()
-    if client is not None:  # basicsr pops the backend type when it first opens the files: give it back
-        base.io_backend_opt['type'] = client.backend
-        base.file_client = None
+def _check_optimizer(c, train, key):
+    import torch
+    optim = c.mapping(train, key, f'train.{key}')
+    c.choice(optim, 'type', f'train.{key}.type', ('Adam',))  # the only optimizer basicsr 1.4.2 builds
+    c.positive_number(optim, 'lr', f'train.{key}.lr')
+    kwargs = {k: v for k, v in optim.items() if k != 'type'}
+    return _constructed(c, f'train.{key}', lambda: torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], **kwargs))
 
 
 def _check_train(c, opt, loss_registry):
+    from basicsr.losses import build_loss
+    from basicsr.models import lr_scheduler
     train = c.mapping(opt, 'train', 'train')
     total = c.positive_int(train, 'total_iter', 'train.total_iter')
-    optim = c.mapping(train, 'optim_g', 'train.optim_g')
-    c.choice(optim, 'type', 'train.optim_g.type', ('Adam', 'AdamW', 'SGD', 'Adamax', 'RMSprop', 'ASGD', 'Adadelta',
-                                                    'Adagrad', 'SparseAdam', 'LBFGS', 'Rprop'))
-    c.positive_number(optim, 'lr', 'train.optim_g.lr')
+    optimizer = _check_optimizer(c, train, 'optim_g')
+    if opt.get('model_type') == 'HNASSearchModel' and train.get('optim_c') is not None:
+        _check_optimizer(c, train, 'optim_c')
     for key in ('scheduler', 'scheduler_c'):
         sched = c.mapping(train, key, f'train.{key}', required=key == 'scheduler')
         if sched:
-            c.choice(sched, 'type', f'train.{key}.type', SCHEDULERS)
+            kind = c.choice(sched, 'type', f'train.{key}.type', SCHEDULERS)
             periods = sched.get('periods')
-            if sched['type'] == 'CosineAnnealingRestartLR':
+            if kind == 'CosineAnnealingRestartLR':
                 if not isinstance(periods, list) or not periods or not all(_is_int(p) and p > 0 for p in periods):
                     c.fail(f'train.{key}.periods', f'expected a list of positive integers, got {periods!r}')
                 if sum(periods) < total:
                     c.fail(f'train.{key}.periods', f'they add up to {sum(periods)}, fewer than train.total_iter '
                            f'({total}); the cosine schedule would fail past their end: raise both together')
+            cls = getattr(lr_scheduler, kind)
+            kwargs = {k: v for k, v in sched.items() if k != 'type'}
+            scheduler = _constructed(c, f'train.{key}', lambda: cls(optimizer, **kwargs))
+            _constructed(c, f'train.{key}', lambda: (optimizer.step(), scheduler.step()))
+    if not _is_int(train.get('warmup_iter', -1)):
+        c.fail('train.warmup_iter', f'expected an integer (-1: no warm-up), got {train["warmup_iter"]!r}')
     ema = train.get('ema_decay', 0)
     if not _is_number(ema) or not 0 <= ema < 1:
         c.fail('train.ema_decay', f'expected a number in [0, 1), got {ema!r}')
     pixel = c.mapping(train, 'pixel_opt', 'train.pixel_opt', required=False)
-    if not pixel and not train.get('perceptual_opt'):
-        c.fail('train.pixel_opt', 'missing: SRModel needs a pixel or perceptual loss')
-    if pixel:
-        c.choice(pixel, 'type', 'train.pixel_opt.type', set(loss_registry._obj_map))
-        c.positive_number(pixel, 'loss_weight', 'train.pixel_opt.loss_weight')
+    if not pixel:
+        c.fail('train.pixel_opt', 'missing: the models here train with a pixel loss')
+    c.choice(pixel, 'type', 'train.pixel_opt.type', set(loss_registry._obj_map))
+    _constructed(c, 'train.pixel_opt', lambda: _run_loss(build_loss(copy.deepcopy(pixel))))
+
+
+def _run_loss(loss):
+    import torch
+    value = loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+    if not torch.is_tensor(value) or value.numel() != 1:
+        raise ValueError('the loss is not a scalar: set reduction to mean or sum')
+
+
+def _check_val(c, opt, is_train):
+    import numpy as np
+    from basicsr.metrics import calculate_metric
+    from basicsr.utils.registry import METRIC_REGISTRY
+    val = c.mapping(opt, 'val', 'val', required=False)
+    if val and is_train:
+        c.positive_number(val, 'val_freq', 'val.val_freq')
+    if val and not isinstance(val.get('save_img'), bool):  # basicsr's pipelines read it
+        c.fail('val.save_img', f'expected true or false, got {val.get("save_img")!r}')
+    if not isinstance(val.get('pbar', False), bool):
+        c.fail('val.pbar', f'expected true or false, got {val["pbar"]!r}')
+    if val and not is_train and 'suffix' not in val:
+        c.fail('val.suffix', 'missing (~ for none): basicsr\'s test pipeline reads it')
+    rng = np.random.default_rng(0)
+    images = {'img': rng.integers(0, 256, (32, 32, 3)).astype(np.uint8),
+              'img2': rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)}
+    for name in c.mapping(val, 'metrics', 'val.metrics', required=False):
+        metric = c.mapping(val['metrics'], name, f'val.metrics.{name}')
+        c.choice(metric, 'type', f'val.metrics.{name}.type', set(METRIC_REGISTRY._obj_map))
+        crop = metric.get('crop_border', 0)
+        if not _is_int(crop) or not 0 <= crop <= 8:
+            c.fail(f'val.metrics.{name}.crop_border', f'expected an integer in 0..8 (the scale), got {crop!r}')
+        _constructed(c, f'val.metrics.{name}', lambda: calculate_metric(images, copy.deepcopy(metric)))
+
+
+def _check_logger(c, opt):
+    logger = c.mapping(opt, 'logger', 'logger')
+    c.positive_int(logger, 'print_freq', 'logger.print_freq')
+    c.positive_number(logger, 'save_checkpoint_freq', 'logger.save_checkpoint_freq')
+    if not isinstance(logger.get('use_tb_logger'), bool):
+        c.fail('logger.use_tb_logger', f'expected true or false, got {logger.get("use_tb_logger")!r}')
+    wandb = logger.get('wandb')
+    if wandb is not None and (not isinstance(wandb, dict) or wandb.get('project') is not None):
+        c.fail('logger.wandb', 'wandb logging is not available offline; set project: ~')
 
 
 def _check_search(c, opt, nets):

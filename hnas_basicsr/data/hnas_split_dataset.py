@@ -22,6 +22,23 @@ def _base_dataset(opt):
     return _BASES[key]
 
 
+def release_base_datasets():
+    """Close the LMDB environments of the shared wrapped datasets and forget them (e.g. between two runs)."""
+    for base in _BASES.values():
+        close_files(base)
+    _BASES.clear()
+
+
+def close_files(dataset):
+    """Close the LMDB environments a basicsr dataset has opened; it reopens them when next read."""
+    client = getattr(dataset, 'file_client', None)
+    for env in getattr(getattr(client, 'client', None), '_client', {}).values():
+        env.close()
+    if client is not None:  # basicsr pops the backend type when it first opens the files: give it back
+        dataset.io_backend_opt['type'] = client.backend
+        dataset.file_client = None
+
+
 def source_image(path: str) -> str:
     """The image a sample comes from: its file name (or LMDB key) without extension and ``_sNNN`` suffix."""
     return _SUB_IMAGE.sub('', osp.splitext(osp.basename(path))[0])

@@ -43,6 +43,8 @@ SEARCH_DEFAULTS = {
 
 def search_options(opt):
     """The ``search`` block of the options with defaults filled in and values checked."""
+    if not isinstance(opt.get('search') or {}, dict):
+        raise ValueError(f"search: expected a mapping, got {opt['search']!r}")
     unknown = set(opt.get('search') or {}) - set(SEARCH_DEFAULTS)
     if unknown:
         raise ValueError(f'search: unknown key(s) {", ".join(sorted(unknown))}; expected {", ".join(SEARCH_DEFAULTS)}')
@@ -58,6 +60,11 @@ def search_options(opt):
     if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
         raise ValueError(f'search.cost_lr_size: expected [H, W], two positive integers, got {size!r}')
+    entropy_weight, decay = search['entropy_weight'], search['baseline_decay']
+    if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) or entropy_weight < 0:
+        raise ValueError(f'search.entropy_weight: expected a number >= 0, got {entropy_weight!r}')
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+        raise ValueError(f'search.baseline_decay: expected a number in [0, 1), got {decay!r}')
     for key in ('weight_steps', 'controller_steps', 'cost_num_feat'):
         if isinstance(search[key], bool) or not isinstance(search[key], int) or search[key] < 1:
             raise ValueError(f'search.{key}: expected a positive integer, got {search[key]!r}')

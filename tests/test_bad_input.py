@@ -1,0 +1,270 @@
+"""Bad input everywhere a user types: one clear line, a non-zero exit, no code run, nothing written.
+
+The runs go through the real entry point (``hnas_basicsr.runtime.run`` around basicsr's train pipeline), in this
+process for speed (``sys.argv`` set as the command line would); one booby-trapped checkpoint also goes through a
+subprocess, to see the exit status and the absence of a traceback as a shell user would.
+"""
+import copy
+import io
+import os
+import random
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from basicsr.train import train_pipeline
+
+import hnas_basicsr.data  # noqa: F401  (registers HNASSplitDataset)
+import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
+from hnas_basicsr.archs.hnas_arch import HNASNet
+from hnas_basicsr.cli import ToolError
+from hnas_basicsr.nas.genotype import Genotype, GenotypeError, published_genotypes
+from hnas_basicsr.networks import load_checkpoint
+from hnas_basicsr.runtime import run
+from synthetic import synthetic_image
+from tiny_options import SINGLE, TINY, retrain_options, search_options
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREFIX = 'hnas_basicsr: error: '
+
+
+class Trap:
+    """Unpickling this would run a shell command that creates ``path``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.path}', )
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    """Tiny prepared data (as in test_train_cli) and a root for the runs."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('prepare_data', os.path.join(REPO, 'tools', 'prepare_data.py'))
+    prepare_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prepare_data)
+    root = tmp_path_factory.mktemp('root')
+    rng = np.random.default_rng(0)
+    for name, count, size in ((TINY, 5, (48, 60)), (SINGLE, 3, (24, 24))):
+        src = tmp_path_factory.mktemp('hr')
+        for i in range(count):
+            cv2.imwrite(str(src / f'img{i}.png'), synthetic_image(rng, *size))
+        argv = [str(src), '--out', str(root / name), '--scales', '2', '--crop-size', '24', '--step', '12',
+                '--holdout', '1']
+        assert prepare_data.main(argv) == 0
+    return root
+
+
+def quick(opt):
+    """Options made to finish in a second: 2 iterations, no TensorBoard."""
+    opt = copy.deepcopy(opt)
+    opt['train']['total_iter'] = 2
+    opt['logger'].update(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False)
+    opt['val']['val_freq'] = 2
+    if 'search' in opt:
+        opt['search'].update(weight_steps=1, controller_steps=1)
+    return opt
+
+
+def train(root, opt, monkeypatch, *args):
+    """Run the training entry point on ``opt`` (a mapping, or YAML text); (error line or None, file written).
+
+    A rejection must exit with status 2 and print the line last on stderr.
+    """
+    path = root / 'options.yml'
+    path.write_text(opt if isinstance(opt, str) else yaml.safe_dump(opt, sort_keys=False))
+    monkeypatch.setenv('HNAS_ROOT', str(root))
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(path), *args])
+    stderr, original = io.StringIO(), sys.stderr
+    monkeypatch.setattr(sys, 'stderr', stderr)
+    try:
+        run(train_pipeline)
+    except SystemExit as exc:
+        assert exc.code == 2, exc.code
+        return stderr.getvalue().strip().splitlines()[-1], str(path)
+    finally:
+        monkeypatch.setattr(sys, 'stderr', original)
+    return None, str(path)
+
+
+def assert_one_line(message, path, *expected):
+    assert message is not None, 'accepted'
+    assert message.startswith(PREFIX) and '\n' not in message, message
+    assert path in message, message
+    for text in expected:
+        assert text in message, message
+
+
+# ---- safe loading --------------------------------------------------------------------------------------------------
+def test_a_booby_trapped_checkpoint_is_refused_and_runs_nothing(root, tmp_path, monkeypatch):
+    marker = tmp_path / 'pwned'
+    trapped = tmp_path / 'trapped.pth'
+    torch.save({'params': {'weight': Trap(str(marker))}}, trapped)
+    with pytest.raises(ToolError, match='refused: the file holds Python objects'):
+        load_checkpoint(str(trapped))
+    # as a pretrained network, through the CLI in a subprocess: one line, exit status 2, no traceback
+    opt = quick(retrain_options(name='trap_pretrain'))
+    opt['path']['pretrain_network_g'] = str(trapped)
+    (root / 'trap.yml').write_text(yaml.safe_dump(opt))
+    proc = subprocess.run([sys.executable, os.path.join(REPO, 'hnas_basicsr', 'train.py'), '-opt',
+                           str(root / 'trap.yml')], env=dict(os.environ, HNAS_ROOT=str(root)), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(f'{PREFIX}{trapped}: refused')
+    # as a training state found by --auto_resume
+    states = root / 'experiments' / 'trap_resume' / 'training_states'
+    states.mkdir(parents=True)
+    torch.save({'iter': 2, 'trap': Trap(str(marker))}, states / '2.state')
+    message, _ = train(root, quick(retrain_options(name='trap_resume')), monkeypatch, '--auto_resume')
+    assert message.startswith(PREFIX) and 'refused' in message and '2.state' in message
+    assert not marker.exists()
+
+
+def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, monkeypatch):
+    marker = tmp_path / 'pwned'
+    text = yaml.safe_dump(quick(retrain_options(name='yaml_trap'))).replace(
+        'name: yaml_trap', f'name: !!python/object/apply:os.system ["touch {marker}"]')
+    message, path = train(root, text, monkeypatch)
+    assert_one_line(message, path, 'refused: Python tags could run code')
+    genotype = tmp_path / 'genotype.yml'
+    genotype.write_text(f'position: !!python/object/apply:os.system ["touch {marker}"]\n')
+    proc = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'count_flops.py'), '--genotype',
+                           str(genotype)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and 'refused' in proc.stderr, proc.stderr
+    assert not marker.exists()
+    assert not (root / 'experiments' / 'yaml_trap').exists()
+
+
+# ---- bad data and checkpoints --------------------------------------------------------------------------------------
+def test_bad_data_and_foreign_checkpoints_give_one_line_and_write_nothing(root, tmp_path, monkeypatch):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    corrupt = tmp_path / 'corrupt.lmdb'
+    corrupt.mkdir()
+    (corrupt / 'data.mdb').write_bytes(b'not an lmdb' * 100)
+    (corrupt / 'meta_info.txt').write_text('img0_s001.png (24,24,3) 1\n')
+    unreadable = tmp_path / 'unreadable'
+    unreadable.mkdir()
+    for name in ('a.png', ):
+        (unreadable / name).write_bytes(b'\x89PNG but not really')
+    net = HNASNet(published_genotypes()['HNAS_C'].to_dict(), num_feat=4, num_layers=12)
+    torch.save({'params': net.state_dict()}, tmp_path / 'other_arch.pth')
+
+    def with_train_set(**changes):
+        opt = quick(retrain_options(name='bad_data'))
+        opt['datasets']['train'].update(changes, batch_size_per_gpu=1)
+        return opt
+
+    cases = [
+        (with_train_set(dataroot_gt=str(empty), io_backend={'type': 'disk'}), 'holds no image'),
+        (with_train_set(dataroot_gt=str(corrupt)), 'datasets.train: cannot read the data'),
+        (with_train_set(dataroot_gt=str(unreadable), dataroot_lq=str(unreadable), io_backend={'type': 'disk'}),
+         'datasets.train: cannot read the data'),
+    ]
+    foreign = quick(retrain_options(name='bad_data'))
+    foreign['path']['pretrain_network_g'] = str(tmp_path / 'other_arch.pth')
+    cases.append((foreign, 'does not fit this HNASNet'))
+    for opt, expected in cases:
+        message, path = train(root, opt, monkeypatch)
+        assert_one_line(message, path if 'fit' not in expected else '', expected)
+        if 'fit' not in expected:  # options are checked before the experiment folder is made
+            assert not (root / 'experiments' / 'bad_data').exists()
+
+
+# ---- fuzz ----------------------------------------------------------------------------------------------------------
+VALUES = [None, -1, 0, 1, 2.5, 'x', True, [], {}, [1, 2], 'datasets/none']
+
+
+def leaves(node, path=()):
+    """Every key path to a value in nested mappings and lists."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    out = [path] if path else []
+    for key, value in items:
+        out += leaves(value, path + (key, ))
+    return out
+
+
+def mutate(opt, rng):
+    """One random change: a value replaced, a key deleted or an unknown key added; returns a description."""
+    path = rng.choice(leaves(opt))
+    parent = opt
+    for key in path[:-1]:
+        parent = parent[key]
+    kind = rng.random()
+    if kind < 0.15 and isinstance(parent, dict):
+        del parent[path[-1]]
+        return f'deleted {path}'
+    if kind < 0.25 and isinstance(parent, dict):
+        parent['unknown_key'] = rng.choice(VALUES)
+        return f'added unknown_key under {path[:-1]}'
+    parent[path[-1]] = copy.deepcopy(rng.choice(VALUES))
+    return f'{path} = {parent[path[-1]]!r}'
+
+
+@pytest.mark.parametrize('kind', ['search', 'retrain'])
+def test_mutated_option_files_run_or_fail_in_one_line(kind, root, monkeypatch):
+    """60 mutated option files per kind (values, deletions, unknown keys anywhere, genotypes included): each
+    either trains (2 iterations, validation, checkpoints) or stops with one line naming the file.
+    HNAS_FUZZ_RUNS and HNAS_FUZZ_SEED run more or other mutants."""
+    rng = random.Random(f'{kind}{os.environ.get("HNAS_FUZZ_SEED", "")}')
+    outcomes = {'accepted': 0, 'rejected': 0}
+    for i in range(int(os.environ.get('HNAS_FUZZ_RUNS', 60))):
+        name = f'fuzz_{kind}_{i}'  # (basicsr archives a reused experiment name, per second)
+        base = search_options(name, 2) if kind == 'search' else retrain_options(name=name)
+        opt = quick(base)
+        change = mutate(opt, rng)
+        try:
+            message, path = train(root, opt, monkeypatch)
+        except Exception as exc:  # the test's point: nothing else may escape
+            raise AssertionError(f'mutant {i} ({change}): {type(exc).__name__}: {exc}') from exc
+        if message is None:
+            outcomes['accepted'] += 1
+        else:
+            assert message.startswith(PREFIX) and '\n' not in message, f'mutant {i} ({change}): {message}'
+            outcomes['rejected'] += 1
+            print(f'mutant {i} ({change}): {message}')
+    assert min(outcomes.values()) >= 5, outcomes  # both outcomes are exercised
+
+
+def mutate_genotype(mapping, rng):
+    values = VALUES + ['sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'udpb', 'identity', 'sub_pixel', 'bilinear',
+                      'deconvolution', 'rcab', 2, 3, 4, 5, 7, 12, 13, -3, [['identity', 0]], [['identity', 0]] * 3]
+    path = rng.choice(leaves(mapping))
+    parent = mapping
+    for key in path[:-1]:
+        parent = parent[key]
+    if rng.random() < 0.15 and isinstance(parent, (dict, list)) and parent:
+        del parent[path[-1]]
+        return f'deleted {path}'
+    parent[path[-1]] = copy.deepcopy(rng.choice(values))
+    return f'{path} = {parent[path[-1]]!r}'
+
+
+def test_mutated_genotypes_build_and_run_or_fail_naming_the_field():
+    """300 mutated genotypes: each is rejected with a GenotypeError naming the field, or builds an HNASNet
+    whose output is exactly x2 the input."""
+    rng = random.Random(0)
+    published = list(published_genotypes().values())
+    accepted = 0
+    for i in range(300):
+        mapping = copy.deepcopy(rng.choice(published).to_dict())
+        change = mutate_genotype(mapping, rng)
+        try:
+            genotype = Genotype.from_dict(mapping, 12)
+        except GenotypeError as exc:
+            message = str(exc)
+            assert '\n' not in message and (':' in message), f'{change}: {message}'
+            continue
+        except Exception as exc:
+            raise AssertionError(f'genotype mutant {i} ({change}): {type(exc).__name__}: {exc}') from exc
+        net = HNASNet(genotype.to_dict(), num_feat=2, num_layers=12, upscale=2)
+        with torch.no_grad():
+            assert net(torch.rand(1, 3, 5, 6)).shape == (1, 3, 10, 12), change
+        accepted += 1
+    assert 20 <= accepted <= 280, accepted  # both outcomes are exercised
