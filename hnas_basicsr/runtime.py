@@ -9,6 +9,8 @@
   corrupt file that auto-resume then loads); here they are written to a temporary file and renamed.
 * Non-finite updates: a NaN/Inf loss or gradient skips the optimizer step (logged and counted) instead of
   reaching the weights (SRModel's ``optimizer_g``; the search model guards its own optimizers).
+* Distributed runs: basicsr's launchers use ``dist_params.backend`` (gloo on CPUs) and CPU DDP works
+  (:mod:`hnas_basicsr.distributed`).
 * Relative dataset, pretrained-network and resume-state paths that do not exist from the current directory
   are looked up under the root too, so the shipped option files run from anywhere.
 * Safe input: option files are read with YAML's safe loader (basicsr's own runs Python tags), checkpoints with
@@ -21,6 +23,7 @@ from collections import OrderedDict
 from os import path as osp
 
 import hnas_basicsr  # noqa: F401  (torchvision alias before basicsr is imported)
+from hnas_basicsr import distributed
 from hnas_basicsr.cli import ToolError, load_yaml, one_line
 from hnas_basicsr.validation import check_options, check_structure
 
@@ -142,6 +145,8 @@ def patch_basicsr():
     from hnas_basicsr.models.finite_updates import guard_optimizer
 
     base_model.torch = _AtomicSaveTorch()
+    base_model.BaseModel.model_to_device = distributed.model_to_device
+    options.init_dist = distributed.init_dist
     base_model.BaseModel.load_network = _load_network
     options.ordered_yaml = _safe_ordered_yaml
     if not hasattr(PairedImageDataset, 'unchecked_getitem'):
@@ -159,7 +164,9 @@ def patch_basicsr():
     def parse_options(root_path, is_train=True):
         opt_file = _argv_option_file()
         if opt_file is not None:
-            check_structure(load_yaml(opt_file), opt_file, is_train)
+            raw = load_yaml(opt_file)
+            check_structure(raw, opt_file, is_train)
+            distributed.use_options(raw)
         opt, args = options.parse_options(root_path, is_train)
         resolve_paths(opt, root_path)
         check_options(opt, opt_file, is_train)

@@ -128,7 +128,7 @@ def check_options(opt, path, is_train=True):
 
 
 def _check_options(opt, path, is_train):
-    from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY
+    from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
     c = check_structure(opt, path, is_train)
     c.choice(opt, 'model_type', 'model_type', set(MODEL_REGISTRY._obj_map))
     scale = opt.get('scale')
@@ -141,7 +141,7 @@ def _check_options(opt, path, is_train):
     if is_train:
         if 'train' not in datasets:
             c.fail('datasets.train', 'missing: training needs a train dataset')
-        _check_train(c, opt, LOSS_REGISTRY)
+        check_train(opt, path)
         _check_logger(c, opt)
     _check_val(c, opt, is_train)
     for key, value in (opt.get('path') or {}).items():
@@ -271,9 +271,12 @@ def _check_optimizer(c, train, key):
     return _constructed(c, f'train.{key}', lambda: torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], **kwargs))
 
 
-def _check_train(c, opt, loss_registry):
+def check_train(opt, path):
+    """The ``train`` block: optimizers, schedules (long enough for ``total_iter``), loss."""
     from basicsr.losses import build_loss
     from basicsr.models import lr_scheduler
+    from basicsr.utils.registry import LOSS_REGISTRY
+    c = _Checker(path)
     train = c.mapping(opt, 'train', 'train')
     total = c.positive_int(train, 'total_iter', 'train.total_iter')
     optimizer = _check_optimizer(c, train, 'optim_g')
@@ -302,7 +305,7 @@ def _check_train(c, opt, loss_registry):
     pixel = c.mapping(train, 'pixel_opt', 'train.pixel_opt', required=False)
     if not pixel:
         c.fail('train.pixel_opt', 'missing: the models here train with a pixel loss')
-    c.choice(pixel, 'type', 'train.pixel_opt.type', set(loss_registry._obj_map))
+    c.choice(pixel, 'type', 'train.pixel_opt.type', set(LOSS_REGISTRY._obj_map))
     _constructed(c, 'train.pixel_opt', lambda: _run_loss(build_loss(copy.deepcopy(pixel))))
 
 

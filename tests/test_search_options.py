@@ -40,13 +40,12 @@ def test_bad_search_settings_are_named(search, message):
         search_options({'search': search})
 
 
-def test_schedule_shorter_than_the_run_is_refused_by_name(tmp_path):
-    from hnas_basicsr.models.hnas_search_model import HNASSearchModel
+def test_schedule_shorter_than_the_run_is_refused_by_name():
+    from hnas_basicsr.cli import ToolError
+    from hnas_basicsr.validation import check_train
     opt = yaml.safe_load(open('options/hnas_search.yml'))
+    check_train(opt, 'hnas_search.yml')
     opt['train']['total_iter'] = 10 * opt['train']['scheduler']['periods'][0]
-    model = HNASSearchModel.__new__(HNASSearchModel)
-    model.opt, model.schedulers = opt, []
-    model.net_c = build_network(dict(opt['network_c'], num_layers=2))
-    model.optimizer_g = model.optimizer_c = __import__('torch').optim.Adam(model.net_c.parameters(), 1e-3)
-    with pytest.raises(ValueError, match='train.scheduler.periods: they add up to 300, fewer than train.total_iter'):
-        model.setup_schedulers()
+    with pytest.raises(ToolError, match='hnas_search.yml: train.scheduler.periods: they add up to 200, fewer than '
+                       'train.total_iter'):
+        check_train(opt, 'hnas_search.yml')

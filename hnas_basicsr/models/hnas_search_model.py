@@ -20,11 +20,13 @@ from basicsr.metrics.psnr_ssim import calculate_psnr_pt
 from basicsr.models import lr_scheduler
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
 from hnas_basicsr.nas.reward import MovingAverageBaseline, reward
+from hnas_basicsr.distributed import broadcast_module, broadcast_object, mean_over_ranks
 from hnas_basicsr.models.finite_updates import guard_optimizer
 from hnas_basicsr.networks import save_atomic
 
@@ -83,6 +85,7 @@ class HNASSearchModel(SRModel):
 
     def __init__(self, opt):
         self.search = search_options(opt)
+        opt['find_unused_parameters'] = True  # under DDP: a path uses only some of the supernet's parameters
         self.net_c = None
         super().__init__(opt)
         if self.net_c is None:  # not training: the controller is still needed to sample and derive
@@ -127,11 +130,6 @@ class HNASSearchModel(SRModel):
         train_opt = self.opt['train']
         for optimizer, key in ((self.optimizer_g, 'scheduler'), (self.optimizer_c, 'scheduler_c')):
             sched = copy.deepcopy(train_opt.get(key) or train_opt['scheduler'])
-            periods = sched.get('periods')
-            if periods is not None and sum(periods) < train_opt['total_iter']:
-                raise ValueError(f"train.{key}.periods: they add up to {sum(periods)}, fewer than train.total_iter "
-                                 f"({train_opt['total_iter']}); the cosine schedule would fail past their end: raise "
-                                 'both together')
             self.schedulers.append(getattr(lr_scheduler, sched.pop('type'))(optimizer, **sched))
 
     def _controller_loader(self):
@@ -159,15 +157,21 @@ class HNASSearchModel(SRModel):
         return result.genotype, result.log_prob, result.entropy
 
     def sample_genotype(self):
-        """An architecture for a weight step (no graph through the controller)."""
+        """An architecture for a weight step (no graph through the controller); rank 0's on every rank."""
         with torch.no_grad():
-            return self.sample()[0]
+            return self._from_rank0(self.sample()[0])
+
+    def _from_rank0(self, genotype):
+        """Rank 0's genotype (broadcast as decision indices): every rank trains and rewards the same path."""
+        indices = broadcast_object(space.encode(genotype))
+        return genotype if indices == space.encode(genotype) else space.decode(indices, self.num_layers)
 
     def evaluate(self, genotype, lq, gt):
         """(PSNR on Y with crop = scale, in dB, averaged over the batch; Cost in cost units) of ``genotype``."""
         with torch.no_grad():
-            sr = self.net_g(lq, genotype)
+            sr = self.get_bare_model(self.net_g)(lq, genotype)
         psnr = calculate_psnr_pt(sr.clamp(0, 1), gt, crop_border=self.scale, test_y_channel=True).mean().item()
+        psnr = mean_over_ranks(psnr)  # each rank rewards on its own batch: the reward of the global batch
         return psnr, self.cost_table.cost(genotype).macs / (self.search['cost_unit'] * 1e9)
 
     def joint_reward(self, psnr, cost, entropy):
@@ -192,6 +196,9 @@ class HNASSearchModel(SRModel):
         for _ in range(self.search['controller_steps']):
             batch = next(self.controller_batches)
             genotype, log_prob, entropy = self.sample()
+            shared = self._from_rank0(genotype)
+            if shared != genotype:  # (ranks sample alike; this only guards against drift)
+                genotype, (log_prob, entropy) = shared, self.net_c.log_prob(shared)
             psnr, cost = self.evaluate(genotype, batch['lq'].to(self.device), batch['gt'].to(self.device))
             value = self.joint_reward(psnr, cost, entropy)
             if not math.isfinite(value):
@@ -206,6 +213,8 @@ class HNASSearchModel(SRModel):
             self.optimizer_c.step()
             stats.append((value, psnr, cost, float(entropy.detach()), loss.item()))
         self.net_g.train()
+        broadcast_module(self.net_c)  # identical controllers and baselines on every rank
+        self.baseline.load_state_dict(broadcast_object(self.baseline.state_dict()))
         if stats:
             mean = [sum(column) / len(stats) for column in zip(*stats)]
             self.search_log.update(
@@ -250,6 +259,7 @@ class HNASSearchModel(SRModel):
         self.save_network(self.net_c, 'net_c', current_iter)
         super().save(epoch, current_iter)
 
+    @master_only
     def save_training_state(self, epoch, current_iter):
         """BasicSR's training state plus the search state (baseline, sampler states), written atomically."""
         if current_iter == -1:
