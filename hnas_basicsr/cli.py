@@ -1,4 +1,6 @@
 """Helpers shared by the command-line tools: errors reported in one line, safe YAML loading."""
+import sys
+
 import yaml
 
 
@@ -22,3 +24,14 @@ def load_yaml(path):
     except yaml.YAMLError as exc:
         refused = ' (refused: Python tags could run code)' if 'python/' in str(exc) else ''
         raise ToolError(f'{path}: not valid YAML{refused} ({" ".join(str(exc).split())})') from None
+
+
+def run_tool(name, action, args):
+    """``action(args)``; a ToolError is printed as ``<name>: error: <message>`` on stderr. Returns the exit status
+    (0, or 2 on an error)."""
+    try:
+        action(args)
+    except ToolError as exc:
+        print(f'{name}: error: {exc}', file=sys.stderr)
+        return 2
+    return 0

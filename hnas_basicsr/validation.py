@@ -327,8 +327,8 @@ def _check_val(c, opt, is_train):
         c.fail('val.save_img', f'expected true or false, got {val.get("save_img")!r}')
     if not isinstance(val.get('pbar', False), bool):
         c.fail('val.pbar', f'expected true or false, got {val["pbar"]!r}')
-    if val and not is_train and 'suffix' not in val:
-        c.fail('val.suffix', 'missing (~ for none): basicsr\'s test pipeline reads it')
+    if val.get('save_img') and not is_train and 'suffix' not in val:
+        c.fail('val.suffix', 'missing (~ for none): basicsr\'s test pipeline reads it to name saved images')
     rng = np.random.default_rng(0)
     images = {'img': rng.integers(0, 256, (32, 32, 3)).astype(np.uint8),
               'img2': rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)}

@@ -11,8 +11,6 @@ import random
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -25,8 +23,7 @@ from hnas_basicsr.cli import ToolError
 from hnas_basicsr.nas.genotype import Genotype, GenotypeError, published_genotypes
 from hnas_basicsr.networks import load_checkpoint
 from hnas_basicsr.runtime import run
-from synthetic import synthetic_image
-from tiny_options import SINGLE, TINY, retrain_options, search_options
+from tiny_options import retrain_options, search_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREFIX = 'hnas_basicsr: error: '
@@ -40,25 +37,6 @@ class Trap:
 
     def __reduce__(self):
         return os.system, (f'touch {self.path}', )
-
-
-@pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    """Tiny prepared data (as in test_train_cli) and a root for the runs."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('prepare_data', os.path.join(REPO, 'tools', 'prepare_data.py'))
-    prepare_data = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(prepare_data)
-    root = tmp_path_factory.mktemp('root')
-    rng = np.random.default_rng(0)
-    for name, count, size in ((TINY, 5, (48, 60)), (SINGLE, 3, (24, 24))):
-        src = tmp_path_factory.mktemp('hr')
-        for i in range(count):
-            cv2.imwrite(str(src / f'img{i}.png'), synthetic_image(rng, *size))
-        argv = [str(src), '--out', str(root / name), '--scales', '2', '--crop-size', '24', '--step', '12',
-                '--holdout', '1']
-        assert prepare_data.main(argv) == 0
-    return root
 
 
 def quick(opt):

@@ -1,6 +1,5 @@
 """tools/benchmark.py and hnas_basicsr.benchmark: table, CSV and plot; bicubic and basicsr agreement; tiling; errors."""
 import csv
-import importlib.util
 import os
 import re
 import subprocess
@@ -19,19 +18,13 @@ from hnas_basicsr.archs.hnas_arch import HNASNet
 from hnas_basicsr.benchmark import forward_tiled
 from hnas_basicsr.nas.genotype import published_genotypes
 from synthetic import synthetic_image
+from tool_modules import load_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_SET5 = os.path.join(REPO, os.pardir, 'shared', 'datasets', 'test', 'Set5')
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare_data, benchmark = _tool('prepare_data'), _tool('benchmark')
+prepare_data, benchmark = load_tool('prepare_data'), load_tool('benchmark')
 EDSR_OPT = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 2, 'upscale': 2}
 HNAS_OPT = {'type': 'HNASNet', 'genotype': published_genotypes()['HNAS_C'].to_dict(), 'num_feat': 4, 'upscale': 2}
 

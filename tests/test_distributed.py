@@ -8,13 +8,10 @@ import socket
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
 
-from synthetic import synthetic_image
 from tiny_options import SINGLE, retrain_options, search_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,21 +88,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('prepare_data', os.path.join(REPO, 'tools', 'prepare_data.py'))
-    prepare_data = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(prepare_data)
-    root, src = tmp_path_factory.mktemp('root'), tmp_path_factory.mktemp('hr')
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        cv2.imwrite(str(src / f'img{i}.png'), synthetic_image(rng, 24, 24))
-    assert prepare_data.main([str(src), '--out', str(root / SINGLE), '--scales', '2', '--crop-size', '24', '--step',
-                              '12', '--holdout', '1']) == 0
-    return root
 
 
 def torchrun(root, opt, nproc):

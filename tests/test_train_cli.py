@@ -5,47 +5,24 @@ launched from another current directory also exercise the plugin's path and resu
 """
 import copy
 import glob
-import importlib.util
 import math
 import os
 import re
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
 
-from synthetic import synthetic_image
-from tiny_options import SINGLE, TINY, retrain_options, search_options
+from tiny_options import TINY, retrain_options, search_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(REPO, 'hnas_basicsr', 'train.py')
-_spec = importlib.util.spec_from_file_location('prepare_data', os.path.join(REPO, 'tools', 'prepare_data.py'))
-prepare_data = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(prepare_data)
 
 
 
 # ---- data and runs ---------------------------------------------------------------------------------------------------
-@pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    """The run root: tiny prepared data sets under ``datasets/``, option files under ``options/``."""
-    root = tmp_path_factory.mktemp('root')
-    rng = np.random.default_rng(0)
-    for name, count, size in ((TINY, 5, (48, 60)), (SINGLE, 3, (24, 24))):
-        src = tmp_path_factory.mktemp('hr')
-        for i in range(count):
-            cv2.imwrite(str(src / f'img{i}.png'), synthetic_image(rng, *size))
-        argv = [str(src), '--out', str(root / name), '--scales', '2', '--crop-size', '24', '--step', '12',
-                '--holdout', '1']
-        assert prepare_data.main(argv) == 0
-    (root / 'options').mkdir()
-    return root
-
-
 @pytest.fixture
 def elsewhere(tmp_path):
     """A current directory that is not the root."""

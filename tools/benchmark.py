@@ -20,7 +20,7 @@ import hnas_basicsr.archs  # noqa: F401  (before basicsr; registers the networks
 import torch
 
 from hnas_basicsr.benchmark import BICUBIC, evaluate, evaluate_bicubic, load_model, load_test_set
-from hnas_basicsr.cli import ToolError
+from hnas_basicsr.cli import ToolError, run_tool
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, protocol
 
 
@@ -151,13 +151,7 @@ def benchmark(args):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        benchmark(args)
-    except ToolError as exc:
-        print(f'benchmark.py: error: {exc}', file=sys.stderr)
-        return 2
-    return 0
+    return run_tool('benchmark.py', benchmark, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -35,7 +35,7 @@ from basicsr.data import build_dataset
 from basicsr.metrics.psnr_ssim import calculate_psnr_pt
 from tqdm import tqdm
 
-from hnas_basicsr.cli import ToolError, load_yaml, one_line
+from hnas_basicsr.cli import ToolError, load_yaml, one_line, run_tool
 from hnas_basicsr.models.hnas_search_model import search_options
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable, protocol
@@ -260,13 +260,7 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        derive(args)
-    except ToolError as exc:
-        print(f'derive.py: error: {exc}', file=sys.stderr)
-        return 2
-    return 0
+    return run_tool('derive.py', derive, parse_args(argv))
 
 
 if __name__ == '__main__':

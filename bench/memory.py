@@ -1,0 +1,121 @@
+"""Peak memory (RSS) of search, retraining and inference on the CPU, each case in a fresh process.
+
+Usage::
+
+    python bench/memory.py                 # all cases, a few minutes on 2 cores
+    python bench/memory.py --case infer_tiled
+
+Cases (x2, random weights: memory does not depend on their values):
+  search          5 iterations of HNASSearchModel's steps at the settings of options/hnas_search.yml
+                  (supernet C=8, L=12, batch 8 of 48x48 HR patches), a controller round included;
+  search_paper    the same at the paper's batch 16 of 96x96 patches;
+  retrain_A_64    3 SRModel steps of HNAS-A at 64 channels, batch 16 of 96x96 HR patches (the paper's setting);
+  infer_whole     HNAS-A at 64 channels on a 600x512 LR image (1200x1024 HR, the size of Urban100/Manga109
+                  pages), in one piece;
+  infer_tiled     the same in tiles of 256 LR px with 32 px of context (tools/benchmark.py --tile 256).
+Reported: peak resident set size of the process, and its growth over the process after imports and set-up.
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from os import path as osp
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
+CASES = ('search', 'search_paper', 'retrain_A_64', 'infer_whole', 'infer_tiled')
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def search_case(batch, gt_size):
+    import copy
+
+    import torch
+    import yaml
+    from basicsr.models import build_model
+
+    import hnas_basicsr.models  # noqa: F401
+    opt = yaml.safe_load(open(osp.join(ROOT, 'options', 'hnas_search.yml')))
+    opt.pop('datasets')
+    opt['search'].update(weight_steps=2, controller_steps=2)
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path='/tmp')
+    opt['path'].update(models='/tmp', training_states='/tmp')
+    model = build_model(copy.deepcopy(opt))
+    lr = gt_size // 2
+    data = {'lq': torch.rand(batch, 3, lr, lr), 'gt': torch.rand(batch, 3, gt_size, gt_size)}
+    model.controller_batches = iter([data] * 100)
+    before = peak_mb()
+    for it in range(1, 6):
+        model.feed_data(data)
+        model.optimize_parameters(it)
+    return before
+
+
+def retrain_case():
+    import torch
+
+    from hnas_basicsr.archs.hnas_arch import HNASNet
+    from hnas_basicsr.nas.genotype import published_genotypes
+    net = HNASNet(published_genotypes()['HNAS_A'].to_dict(), num_feat=64, upscale=2)
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+    lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
+    before = peak_mb()
+    for _ in range(3):
+        optimizer.zero_grad()
+        (net(lq) - gt).abs().mean().backward()
+        optimizer.step()
+    return before
+
+
+def infer_case(tile):
+    import torch
+
+    from hnas_basicsr.archs.hnas_arch import HNASNet
+    from hnas_basicsr.benchmark import forward_tiled
+    from hnas_basicsr.nas.genotype import published_genotypes
+    net = HNASNet(published_genotypes()['HNAS_A'].to_dict(), num_feat=64, upscale=2).eval()
+    lq = torch.rand(1, 3, 600, 512)
+    before = peak_mb()
+    forward_tiled(net, lq, 2, tile, 32)
+    return before
+
+
+def run_case(case):
+    """Run one case in this process; print a JSON line."""
+    import torch
+    torch.set_num_threads(2)
+    start = time.time()
+    before = {'search': lambda: search_case(8, 48), 'search_paper': lambda: search_case(16, 96),
+              'retrain_A_64': retrain_case, 'infer_whole': lambda: infer_case(0),
+              'infer_tiled': lambda: infer_case(256)}[case]()
+    print(json.dumps({'case': case, 'peak_mb': round(peak_mb()), 'growth_mb': round(peak_mb() - before),
+                      'seconds': round(time.time() - start, 1)}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--case', choices=CASES, help='one case (default: all, one process each)')
+    parser.add_argument('--in-process', action='store_true', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.in_process:
+        run_case(args.case)
+        return
+    rows = []
+    for case in [args.case] if args.case else CASES:
+        print(f'memory: {case} ...', flush=True)
+        out = subprocess.run([sys.executable, __file__, '--case', case, '--in-process'], capture_output=True,
+                             text=True, cwd=ROOT)
+        if out.returncode != 0:
+            sys.exit(f'memory: {case} failed:\n{out.stderr[-2000:]}')
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print('\n| case | peak RSS (MB) | growth during the case (MB) | time (s) |\n|---|---|---|---|')
+    for r in rows:
+        print(f'| {r["case"]} | {r["peak_mb"]} | {r["growth_mb"]} | {r["seconds"]} |')
+
+
+if __name__ == '__main__':
+    main()
