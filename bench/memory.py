@@ -23,6 +23,8 @@ import sys
 import time
 from os import path as osp
 
+import hnas_basicsr  # noqa: F401  (torchvision alias before basicsr)
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
 CASES = ('search', 'search_paper', 'retrain_A_64', 'infer_whole', 'infer_tiled')
 

@@ -234,23 +234,34 @@ def test_search_killed_at_random_moments_resumes_with_intact_checkpoints(root):
     exp = os.path.join(root, 'experiments', 'search_killed')
     env = dict(os.environ, HNAS_ROOT=str(root), OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     delays = random.Random(0).sample([x / 2 for x in range(9, 33)], 3)  # 4.5 to 16 s after the launch
-    resumed_from, last_logged = [], 0
+    resumed_from, last_logged, seen = [], 0, set()
+
+    def new_log():
+        """The log of the run just ended, or None if it was killed before writing one."""
+        logs = set(glob.glob(os.path.join(exp, 'train_*.log'))) - seen
+        seen.update(logs)
+        return open(max(logs, key=os.path.getmtime)).read() if logs else None
+
+    def account(log):
+        nonlocal last_logged
+        resumed = re.search(r'Resuming training from epoch: \d+, iter: (\d+)\.', log)
+        if resumed:
+            resumed_from.append((int(resumed.group(1)), last_logged))
+        # (a run killed while starting up logged nothing: the last iteration logged is still the earlier run's)
+        last_logged = max(logged_iters(log), default=int(resumed.group(1)) if resumed else last_logged)
+
     for delay in delays:
         proc = subprocess.Popen([sys.executable, TRAIN, '-opt', opt_file, '--auto_resume'], cwd=str(root), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        log = newest_log(exp) if glob.glob(os.path.join(exp, 'train_*.log')) else ''
-        resumed = re.search(r'Resuming training from epoch: \d+, iter: (\d+)\.', log)
-        if resumed:
-            resumed_from.append((int(resumed.group(1)), last_logged))
-        last_logged = max(logged_iters(log), default=int(resumed.group(1)) if resumed else 0)
+        log = new_log()
+        if log is not None:
+            account(log)
     check(train(root, opt_file, '--auto_resume', cwd=root, timeout=300))
-    log = newest_log(exp)
-    resumed = re.search(r'Resuming training from epoch: \d+, iter: (\d+)\.', log)
-    if resumed:
-        resumed_from.append((int(resumed.group(1)), last_logged))
+    log = new_log()
+    account(log)
     assert logged_iters(log)[-1] == total
     assert resumed_from, 'no kill happened after the first checkpoint'
     for start, logged in resumed_from:
