@@ -24,8 +24,8 @@ from hnas_basicsr.cli import ToolError, load_yaml, one_line
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, count_cost
 from hnas_basicsr.networks import build, load_weights
 from hnas_basicsr.runtime import project_root, resolve_paths
+from hnas_basicsr.validation import IMAGE_EXTENSIONS
 
-IMAGE_EXTENSIONS = ('.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff')
 BICUBIC = 'Bicubic'
 
 
@@ -35,7 +35,6 @@ class Model:
     label: str
     net: torch.nn.Module
     scale: int
-    checkpoint: str
     params: int = 0
     macs: int = 0
 
@@ -90,7 +89,7 @@ def load_model(opt_path, label=None, scale=None):
         label = str(opt.get('name', osp.splitext(osp.basename(opt_path))[0]))
         label = label.split('_', 1)[1] if label.startswith(('train_', 'test_')) else label
     cost = count_cost(net, DEFAULT_LR_SIZE, net_opt.get('num_in_ch', 3))
-    return Model(label, net.eval(), model_scale, path, cost.params, cost.macs)
+    return Model(label, net.eval(), model_scale, cost.params, cost.macs)
 
 
 def _images(folder):
