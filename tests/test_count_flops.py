@@ -85,6 +85,17 @@ def test_edsr_baseline_x2_matches_published_figures(tmp_path, capsys):
     assert out[1] == f'  protocol: {protocol((480, 480), 3)}'
 
 
+@pytest.mark.parametrize('name, expected', [
+    ('HNAS_A', '0.974 M params (974,019), 357.3 G'),
+    ('HNAS_B', '2.141 M params (2,141,290), 490.7 G'),
+    ('HNAS_C', '2.543 M params (2,542,545), 626.8 G'),
+])
+def test_published_networks_cost_what_the_authors_networks_cost(name, expected, capsys):
+    # The authors' retraining networks (C = 64, x2), upsampling cell run once, 3x480x480 LR input.
+    status, out, _ = run(['--genotype', name, '--scale', '2'], capsys)
+    assert status == 0 and expected in out[0]
+
+
 def test_genotype_name_and_genotype_file_give_the_same_count(tmp_path, capsys):
     path = tmp_path / 'genotype.yml'
     path.write_text(yaml.safe_dump(published_genotypes()['HNAS_B'].to_dict()))

@@ -34,6 +34,22 @@ def test_upsampling_cell_runs_once_per_forward():
     assert [c.kind for c in net.cells].index('upsampling') == 9  # position 10, counted from 1
 
 
+@pytest.mark.parametrize('position', [1, 3])
+def test_cell_after_the_upsampling_cell_gets_its_output_as_both_inputs(position):
+    net = HNASNet(dict(PUBLISHED['HNAS_A'].to_dict(), position=position), num_feat=4, num_layers=5)
+    seen = {}
+    net.cells[position - 1].register_forward_hook(lambda module, args, out: seen.update(up=out))
+    net.cells[position].register_forward_hook(lambda module, args, out: seen.update(inputs=args))
+    net(torch.rand(1, 3, 6, 6))
+    assert seen['inputs'][0] is seen['up'] and seen['inputs'][1] is seen['up']
+
+
+def test_head_and_cell_input_convs_have_no_bias_as_the_authors():
+    net = HNASNet(PUBLISHED['HNAS_B'].to_dict(), num_feat=4)
+    assert net.conv_first.bias is None and net.conv_last.bias is not None
+    assert all(cell.inputs.pre0[1].bias is None and cell.inputs.pre1[1].bias is None for cell in net.cells)
+
+
 @pytest.mark.parametrize('position', [1, 5])
 def test_any_position_works(position):
     genotype = dict(PUBLISHED['HNAS_B'].to_dict(), position=position)
@@ -78,7 +94,7 @@ def test_global_skip_starts_from_the_interpolated_input():
     torch.nn.init.zeros_(net.conv_last.bias)
     x = torch.rand(1, 3, 6, 5)
     expected = torch.nn.functional.interpolate(x, scale_factor=2, mode='bicubic', align_corners=False)
-    assert torch.allclose(net(x), expected)
+    assert torch.allclose(net(x), expected, atol=1e-6)
 
 
 def test_unknown_global_skip_is_rejected_by_name():

@@ -11,9 +11,9 @@ from hnas_basicsr.nas.cost import PathCostTable, count_cost
 
 
 @pytest.mark.parametrize('scale, global_skip', [(2, None), (3, 'bicubic'), (4, None)])
-def test_path_equals_extracted_hnasnet(scale, global_skip):
+def test_path_without_normalisation_equals_extracted_hnasnet(scale, global_skip):
     torch.manual_seed(0)
-    net = HNASSuperNet(num_feat=4, num_layers=5, upscale=scale, global_skip=global_skip)
+    net = HNASSuperNet(num_feat=4, num_layers=5, upscale=scale, global_skip=global_skip, normalize=False)
     x = torch.rand(2, 3, 7, 6)
     for seed in range(4):
         genotype = space.random_genotype(5, random.Random(seed))
@@ -21,6 +21,43 @@ def test_path_equals_extracted_hnasnet(scale, global_skip):
         expected = net(x)
         assert torch.allclose(net.extract(genotype)(x), expected, atol=1e-6)
         assert expected.shape == (2, 3, 7 * scale, 6 * scale)
+
+
+def test_normalised_supernet_extracts_the_same_plain_network():
+    torch.manual_seed(0)
+    plain = HNASSuperNet(num_feat=4, num_layers=4, normalize=False)
+    normalized = HNASSuperNet(num_feat=4, num_layers=4)
+    assert set(normalized.state_dict()) == set(plain.state_dict()) | {'head_norm.weight', 'head_norm.bias'}
+    tracked = HNASSuperNet(num_feat=4, num_layers=4, track_running_stats=True).state_dict()
+    assert any(k.endswith('running_mean') for k in tracked)
+    normalized.load_state_dict(plain.state_dict(), strict=False)
+    genotype = space.random_genotype(4, random.Random(2))
+    x = torch.rand(2, 3, 6, 6)
+    assert torch.equal(normalized.extract(genotype)(x), plain.extract(genotype)(x))
+    assert not torch.allclose(normalized(x, genotype), plain(x, genotype))
+
+
+def test_normalised_supernet_scores_on_batch_statistics_in_train_and_eval_mode():
+    net = HNASSuperNet(num_feat=4, num_layers=4)
+    genotype = space.random_genotype(4, random.Random(5))
+    x = torch.rand(2, 3, 6, 6)
+    assert torch.equal(net.train()(x, genotype), net.eval()(x, genotype))
+
+
+def test_normalised_supernet_keeps_every_op_output_at_unit_variance():
+    net = HNASSuperNet(num_feat=4, num_layers=6)
+    stds = []
+    for cell in net.normal_cells:
+        cell.register_forward_hook(lambda module, args, out: stds.append(out.std().item()))
+    net(torch.rand(4, 3, 8, 8), space.decode(space.encode(space.random_genotype(6, random.Random(0)))[:-1] + [5], 6))
+    assert len(stds) == 5 and all(0.8 < s < 5 for s in stds)
+
+
+def test_normalize_must_be_a_boolean():
+    with pytest.raises(ValueError, match="normalize: expected true or false, got 'yes'"):
+        HNASSuperNet(num_feat=2, num_layers=2, normalize='yes')
+    with pytest.raises(ValueError, match='track_running_stats: expected true or false, got 1'):
+        HNASSuperNet(num_feat=2, num_layers=2, track_running_stats=1)
 
 
 def test_forward_without_architecture_says_what_to_do():

@@ -6,10 +6,13 @@ from torch.nn import functional as F
 
 from hnas_basicsr.nas.cells import Cell
 from hnas_basicsr.nas.genotype import Genotype
+from hnas_basicsr.nas.initialization import lsuv_, natural_images
 from hnas_basicsr.nas.space import NUM_NODES, SCALES
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 GLOBAL_SKIPS = (None, 'bilinear', 'bicubic')
+INITS = ('lsuv', 'pytorch')
+CALIBRATION_BATCH = dict(num=2, height=16, width=16)  # LR images that LSUV calibrates every conv on
 
 
 def check_positive_int(name, value):
@@ -24,7 +27,11 @@ def check_scale(upscale):
 
 
 class MeanShift(nn.Module):
-    """Subtract (``sign=-1``) or add back (``sign=1``) the data mean, scaled by ``img_range``."""
+    """Subtract (``sign=-1``) or add back (``sign=1``) the data mean, scaled by ``img_range``.
+
+    A fixed 1x1 convolution, as in the authors' (EDSR-PyTorch's) networks, so that it is counted as theirs is
+    (num_ch * num_ch multiply-adds per pixel); its only state is the ``mean`` buffer.
+    """
 
     def __init__(self, num_ch, img_range, rgb_mean, sign):
         super().__init__()
@@ -33,9 +40,10 @@ class MeanShift(nn.Module):
         self.img_range, self.sign = img_range, sign
 
     def forward(self, x):
-        if self.sign < 0:
-            return (x - self.mean) * self.img_range
-        return x / self.img_range + self.mean
+        gain = self.img_range if self.sign < 0 else 1 / self.img_range
+        bias = -self.img_range * self.mean if self.sign < 0 else self.mean
+        eye = torch.eye(self.mean.shape[1], dtype=x.dtype, device=x.device)
+        return F.conv2d(x, (gain * eye)[:, :, None, None], bias.flatten().to(x.dtype))
 
 
 class HNASStemTail(nn.Module):
@@ -67,19 +75,30 @@ class HNASStemTail(nn.Module):
         width = NUM_NODES * num_feat
         self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
         self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
-        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1)
+        self.conv_first = nn.Conv2d(num_in_ch, width, 3, padding=1, bias=False)
         self.conv_last = nn.Conv2d(width, num_out_ch, 3, padding=1)
 
+    def head(self, x):
+        """Head conv of the mean-shifted input."""
+        return self.conv_first(x)
+
     def run_cells(self, x, cells):
-        """Head, then each ``cell(s0, s1)`` on the outputs of the two previous cells, then tail."""
-        s0 = s1 = self.conv_first(self.sub_mean(x))
+        """Mean shift and head, then each ``cell(s0, s1)`` on the outputs of the two previous cells, then tail.
+
+        As in the authors' network, the cell after the upsampling cell (the one whose output changes the
+        resolution) gets that output as both inputs. A global skip adds the interpolated input before the
+        mean is added back (interpolation keeps constants, so this is the residual over the interpolated image).
+        """
+        x = self.sub_mean(x)
+        s0 = s1 = self.head(x)
         for cell in cells:
-            s0, s1 = s1, cell(s0, s1)
+            out = cell(s0, s1)
+            s0, s1 = (out, out) if out.shape[-2:] != s1.shape[-2:] else (s1, out)
         out = self.conv_last(s1)
-        if self.hparams['global_skip'] is None:
-            return self.add_mean(out)
-        return out / self.hparams['img_range'] + F.interpolate(
-            x, scale_factor=self.hparams['upscale'], mode=self.hparams['global_skip'], align_corners=False)
+        if self.hparams['global_skip'] is not None:
+            out = out + F.interpolate(
+                x, scale_factor=self.hparams['upscale'], mode=self.hparams['global_skip'], align_corners=False)
+        return self.add_mean(out)
 
 
 @ARCH_REGISTRY.register()
@@ -99,6 +118,10 @@ class HNASNet(HNASStemTail):
         global_skip (str | None): None (default, as the paper): the cells produce the image; 'bilinear' or
             'bicubic': they produce the residual over that interpolation of the input (parameter-free, cost 0),
             which trains much faster on small budgets.
+        init (str): 'lsuv' (default): every conv but the tail rescaled to unit output std on a synthetic
+            calibration batch, biases and tail zero (:mod:`hnas_basicsr.nas.initialization`), so the input's
+            signal reaches the tail for every genotype; 'pytorch': PyTorch's default layer initialisation,
+            under which it fades.
     """
 
     def __init__(self,
@@ -110,13 +133,31 @@ class HNASNet(HNASStemTail):
                  upscale=2,
                  img_range=255.,
                  rgb_mean=DIV2K_RGB_MEAN,
-                 global_skip=None):
+                 global_skip=None,
+                 init='lsuv'):
         super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean, global_skip)
+        if init not in INITS:
+            raise ValueError(f'init: expected one of {", ".join(INITS)}, got {init!r}')
         self.genotype = Genotype.from_dict(genotype, num_layers)
         width = NUM_NODES * num_feat
         self.cells = nn.ModuleList(
             Cell('upsampling', self.genotype.upsampling, width, num_feat, upscale) if layer == self.genotype.position
             else Cell('normal', self.genotype.normal, width, num_feat, upscale) for layer in range(1, num_layers + 1))
+        if init == 'lsuv':
+            self.lsuv_init_()
+
+    @torch.no_grad()
+    def lsuv_init_(self):
+        """LSUV on the head and every cell conv (unit output std on a calibration batch), a zero tail.
+
+        The zero tail makes the initial output the mean image (with a global skip: the interpolated input), so
+        training starts from no noise rather than first shrinking the cells' signal to remove it.
+        """
+        x = natural_images(channels=self.hparams['num_in_ch'], **CALIBRATION_BATCH)
+        convs = [self.conv_first] + [m for m in self.cells.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        lsuv_(self, x, convs)
+        nn.init.zeros_(self.conv_last.weight)
+        nn.init.zeros_(self.conv_last.bias)
 
     def forward(self, x):
         return self.run_cells(x, self.cells)

@@ -1,15 +1,18 @@
 """Cells: a cell built from one genotype, and the weight-sharing cell of the supernet.
 
 Both take the outputs of cells k-2 and k-1 (``s0``, ``s1``; ``in_channels`` each), pass each through
-ReLU -> 1x1 conv to C channels, run the nodes and concatenate the ``NUM_NODES`` node outputs (4C).
-In a normal cell right after the upsampling cell, ``s0`` is still at low resolution: it is brought
-to ``s1``'s size by parameter-free bilinear interpolation after its 1x1 conv. In an upsampling cell
-the edges from the two inputs upsample by the network's scale; edges from intermediate nodes are
-already at high resolution and run at stride 1.
+ReLU -> 1x1 conv (no bias) to C channels, run the nodes and concatenate the ``NUM_NODES`` node outputs
+(4C). In an upsampling cell the edges from the two inputs upsample by the network's scale; edges from
+intermediate nodes are already at high resolution and run at stride 1. (The cell after the upsampling
+cell gets the upsampling cell's output as both inputs: see ``HNASStemTail.run_cells``.)
+
+The supernet's cell can normalise as the authors' search supernet did: BatchNorm without affine
+parameters after each input's 1x1 conv and after every op, by default on batch statistics in training
+and evaluation alike (running averages over many different paths describe none of them: measured in
+the README). The derived network (:class:`Cell`) has no normalisation.
 """
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from hnas_basicsr.nas.operations import build_op
 from hnas_basicsr.nas.space import NUM_NODES, cell_ops
@@ -20,19 +23,21 @@ def _edge_scale(kind, source, scale):
     return scale if kind == 'normal' or source < 2 else 1
 
 
+def batch_norm(channels, track_running_stats=False):
+    """The supernet's normalisation: BatchNorm without affine parameters, by default always on batch statistics."""
+    return nn.BatchNorm2d(channels, affine=False, track_running_stats=track_running_stats)
+
+
 class _CellInputs(nn.Module):
-    """ReLU -> 1x1 conv on both inputs; ``s0`` is resized to ``s1`` when their sizes differ."""
+    """ReLU -> 1x1 conv (no bias) on both inputs."""
 
     def __init__(self, in_channels, channels):
         super().__init__()
-        self.pre0 = nn.Sequential(nn.ReLU(), nn.Conv2d(in_channels, channels, 1))
-        self.pre1 = nn.Sequential(nn.ReLU(), nn.Conv2d(in_channels, channels, 1))
+        self.pre0 = nn.Sequential(nn.ReLU(), nn.Conv2d(in_channels, channels, 1, bias=False))
+        self.pre1 = nn.Sequential(nn.ReLU(), nn.Conv2d(in_channels, channels, 1, bias=False))
 
     def forward(self, s0, s1):
-        s0, s1 = self.pre0(s0), self.pre1(s1)
-        if s0.shape[-2:] != s1.shape[-2:]:
-            s0 = F.interpolate(s0, size=s1.shape[-2:], mode='bilinear', align_corners=False)
-        return [s0, s1]
+        return [self.pre0(s0), self.pre1(s1)]
 
 
 def run_nodes(states, nodes, edge):
@@ -76,22 +81,32 @@ class SharedCell(nn.Module):
 
     The architecture is chosen per call: ``forward(s0, s1, nodes)`` runs only the edges ``nodes``
     names. Both edges of a node that pick the same input and op share that edge's weights.
+    With ``normalize``, both inputs and every edge's output pass through a :func:`batch_norm` of their own
+    (no parameters; with ``track_running_stats``, running averages that ``eval()`` then uses).
     """
 
-    def __init__(self, kind, in_channels, channels, scale):
+    def __init__(self, kind, in_channels, channels, scale, normalize=False, track_running_stats=False):
         super().__init__()
         self.kind = kind
         self.inputs = _CellInputs(in_channels, channels)
-        self.edges = nn.ModuleDict({
-            self.key(offset, source, op): build_op(kind, op, channels, _edge_scale(kind, source, scale))
-            for offset in range(NUM_NODES) for source in range(offset + 2) for op in cell_ops(kind)
-        })
+        keys = {self.key(offset, source, op): (source, op)
+                for offset in range(NUM_NODES) for source in range(offset + 2) for op in cell_ops(kind)}
+        self.edges = nn.ModuleDict(
+            {key: build_op(kind, op, channels, _edge_scale(kind, source, scale)) for key, (source, op) in keys.items()})
+        self.norms = nn.ModuleDict({key: batch_norm(channels, track_running_stats)
+                                    for key in ['in0', 'in1', *keys]}) if normalize else None
 
     @staticmethod
     def key(offset, source, op):
         """ModuleDict key of the edge into node ``offset + 2`` from ``source`` with ``op``."""
         return f'n{offset + 2}_in{source}_{op}'
 
+    def _edge(self, key):
+        op = self.edges[key]
+        return op if self.norms is None else lambda x: self.norms[key](op(x))
+
     def forward(self, s0, s1, nodes):
-        return run_nodes(self.inputs(s0, s1), nodes,
-                         lambda offset, slot, op, source: self.edges[self.key(offset, source, op)])
+        states = self.inputs(s0, s1)
+        if self.norms is not None:
+            states = [self.norms['in0'](states[0]), self.norms['in1'](states[1])]
+        return run_nodes(states, nodes, lambda offset, slot, op, source: self._edge(self.key(offset, source, op)))

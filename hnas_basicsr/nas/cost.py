@@ -26,6 +26,9 @@ class Cost(NamedTuple):
     params: int
     macs: int
 
+    def __add__(self, other):
+        return Cost(self.params + other.params, self.macs + other.macs)
+
     def describe(self) -> str:
         return f'{self.params / 1e6:.3f} M params, {self.macs / 1e9:.1f} G multiply-adds'
 
@@ -75,9 +78,13 @@ class PathCostTable:
         def cost(module, size, channels=num_feat):
             return Cost(count_params(module), count_macs(module, size, channels))
 
-        self.head = cost(nn.Conv2d(num_in_ch, width, 3, padding=1), lr, num_in_ch)
-        self.tail = cost(nn.Conv2d(width, num_out_ch, 3, padding=1), hr, width)
-        pre = nn.Conv2d(width, num_feat, 1)
+        # the mean shifts are fixed 1x1 convs (no parameters) before the head and after the tail
+        shift_in, shift_out = nn.Conv2d(num_in_ch, num_in_ch, 1), nn.Conv2d(num_out_ch, num_out_ch, 1)
+        self.head = Cost(0, count_macs(shift_in, lr, num_in_ch)) + cost(
+            nn.Conv2d(num_in_ch, width, 3, padding=1, bias=False), lr, num_in_ch)
+        self.tail = cost(nn.Conv2d(width, num_out_ch, 3, padding=1), hr, width) + Cost(
+            0, count_macs(shift_out, hr, num_out_ch))
+        pre = nn.Conv2d(width, num_feat, 1, bias=False)
         self.pre = {'lr': cost(pre, lr, width), 'hr': cost(pre, hr, width)}
         self.normal = {(op, res): cost(build_op('normal', op, num_feat, upscale), size)
                        for op in NORMAL_OPS for res, size in (('lr', lr), ('hr', hr))}
@@ -95,7 +102,6 @@ class PathCostTable:
                 parts += [self.upsampling[op, source < 2] for node in genotype.upsampling for op, source in node]
                 continue
             res = 'lr' if layer < p else 'hr'
-            # s0 of the layer right after the upsampling cell is still at low resolution
-            parts += [self.pre['lr' if layer <= p + 1 else 'hr'], self.pre[res]]
+            parts += [self.pre[res], self.pre[res]]
             parts += [self.normal[op, res] for node in genotype.normal for op, _ in node]
-        return Cost(sum(c.params for c in parts), sum(c.macs for c in parts))
+        return sum(parts, Cost(0, 0))

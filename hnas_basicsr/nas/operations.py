@@ -22,8 +22,8 @@ class SepConv(nn.Sequential):
         for _ in range(2):
             layers += [
                 nn.ReLU(),
-                nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels),
-                nn.Conv2d(channels, channels, 1)
+                nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels, bias=False),
+                nn.Conv2d(channels, channels, 1, bias=False)
             ]
         super().__init__(*layers)
 
@@ -33,8 +33,9 @@ class DilConv(nn.Sequential):
 
     def __init__(self, channels, kernel_size):
         super().__init__(
-            nn.ReLU(), nn.Conv2d(channels, channels, kernel_size, padding=kernel_size - 1, dilation=2, groups=channels),
-            nn.Conv2d(channels, channels, 1))
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, kernel_size, padding=kernel_size - 1, dilation=2, groups=channels, bias=False),
+            nn.Conv2d(channels, channels, 1, bias=False))
 
 
 class RCAB(nn.Module):
@@ -95,12 +96,23 @@ class Interpolate(nn.Module):
 
 
 def sub_pixel(channels, scale):
-    """Conv3x3 to C*s^2 channels, then PixelShuffle(s)."""
-    return nn.Sequential(nn.Conv2d(channels, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
+    """Conv3x3 to C*s^2 channels, then PixelShuffle(s); x4 as two x2 stages; the identity at stride 1 (as the authors')."""
+    if scale == 1:
+        return nn.Identity()
+    factor, repeats = (2, 2) if scale == 4 else (scale, 1)
+    layers = []
+    for _ in range(repeats):
+        layers += [nn.Conv2d(channels, channels * factor * factor, 3, padding=1), nn.PixelShuffle(factor)]
+    return nn.Sequential(*layers)
 
 
 def deconvolution(channels, scale):
-    """Transposed conv 3x3 with stride s; output_padding s-1 makes the output exactly s*H (also for x3)."""
+    """Transposed conv with stride s giving exactly s*H: 3x3 (output_padding s-1, also exact at x3), 5x5 at x4.
+
+    At x4 the kernel is the authors' 5x5 (padding 1, output_padding 1); at stride 1 a 3x3 same-size transposed conv.
+    """
+    if scale == 4:
+        return nn.ConvTranspose2d(channels, channels, 5, stride=4, padding=1, output_padding=1)
     return nn.ConvTranspose2d(channels, channels, 3, stride=scale, padding=1, output_padding=scale - 1)
 
 
