@@ -3,7 +3,7 @@
 Usage: python bench/signal_propagation.py [--random 100] [--num-feat 16 64] [--inits pytorch kaiming lsuv]
 
 For the published genotypes and ``--random`` random ones (seeded), at each width and initialisation, builds
-the x2 HNASNet and runs a batch of 8 LR crops (48x48) of scikit-image's sample photos through it. Per cell it
+the x2 HNASNet and runs a batch of 6 LR crops (24x24) of scikit-image's sample photos through it. Per cell it
 records the std of the cell's output and its input share (variance across the images / mean square: 0 when
 the features are the same for every image, as when biases dominate; see
 :func:`hnas_basicsr.nas.initialization.cell_signal`). Prints, per width and init, the published genotypes'
@@ -33,7 +33,7 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
 PHOTOS = ('astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg', 'motorcycle_left.png')
 
 
-def photo_crops(num=8, size=48, seed=0):
+def photo_crops(num=6, size=24, seed=0):
     """``num`` RGB crops in 0..1 (N x 3 x size x size) of scikit-image's sample photos."""
     rng = random.Random(seed)
     folder = osp.dirname(skimage.data.__file__)

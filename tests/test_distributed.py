@@ -44,6 +44,7 @@ def run_search(rank, world, init_file, out):
         dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world)
     opt = search_options('ddp', STEPS)
     opt.pop('datasets')
+    opt['network_g']['normalize'] = False  # BatchNorm statistics are per rank: equal to one process only without it
     opt['search'].update(weight_steps=2, controller_steps=2)
     opt.update(is_train=True, dist=world > 1, rank=rank, world_size=world, auto_resume=False, root_path=out)
     opt['path'].update(models=out, training_states=out)

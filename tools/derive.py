@@ -45,6 +45,9 @@ from hnas_basicsr.networks import build, load_weights
 from hnas_basicsr.runtime import project_root, resolve_paths
 
 
+SUPERNET_ONLY = ('type', 'num_feat', 'normalize', 'track_running_stats')  # not passed on to the derived HNASNet
+
+
 def latest_checkpoints(experiment):
     """Paths of the newest (net_g, net_c) pair in ``<experiment>/models``."""
     if not osp.isdir(experiment) and osp.isdir(osp.join(project_root(), experiment)):
@@ -136,7 +139,7 @@ def retrain_options(opt, genotype, name, num_feat, total_iter):
         'manual_seed': opt.get('manual_seed', 0),
         'datasets': datasets,
         'network_g': dict(
-            {k: v for k, v in net.items() if k not in ('type', 'num_feat')},  # the supernet's other arguments
+            {k: v for k, v in net.items() if k not in SUPERNET_ONLY},  # the supernet's other arguments
             type='HNASNet', num_feat=num_feat, upscale=net.get('upscale', opt['scale']), genotype=genotype.to_dict()),
         'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
         'train': train,
