@@ -1,12 +1,12 @@
 """How should the supernet be normalised, and in which mode should it score architectures? Measured side by side.
 
-Usage: python bench/supernet_normalization.py [--steps 300] [--genotypes 10] [--images ../shared/datasets/train/T91/HR]
+Usage: python bench/supernet_normalization.py [--steps 250] [--genotypes 10] [--images ../shared/datasets/train/T91/HR]
 
 Trains two x2 supernets (C = 8, L = 12, batch 16, 24x24 LR patches, Adam 1e-3, L1, a uniformly random path per
-step, the same seed and batches): one plain (``normalize: false``), one normalised as the authors' (BatchNorm
-with running averages kept, ``track_running_stats: true``). The first 40% of the images give the training
-patches; the other 60% (the controller's share in the search) give the scoring batches. Then scores
-``--genotypes`` random architectures on the same scoring batches (PSNR on Y, crop = scale):
+step, the same seed and batches, the bicubic skip of the shipped search options): one plain (``normalize:
+false``), one normalised as the authors' (BatchNorm with running averages kept, ``track_running_stats: true``).
+The first 40% of the images give the training patches; the other 60% (the controller's share in the search)
+give the scoring batches. Then scores ``--genotypes`` random architectures on the same scoring batches (PSNR on Y, crop = scale):
   - plain supernet;
   - normalised, batch statistics (what ``train()`` mode does, and the default ``eval()`` mode of HNASSuperNet);
   - normalised, running averages (``eval()`` with ``track_running_stats: true``);
@@ -64,7 +64,7 @@ def psnr(sr, gt, scale=2):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--steps', type=int, default=300)
+    parser.add_argument('--steps', type=int, default=250)
     parser.add_argument('--genotypes', type=int, default=10)
     parser.add_argument('--images', default=DEFAULT_IMAGES)
     parser.add_argument('--out', default=osp.join(ROOT, 'results', 'supernet_normalization.csv'))
@@ -78,8 +78,8 @@ def main():
     score_batches = [Patches(score_images, seed=1).batch() for _ in range(4)]
 
     torch.manual_seed(0)
-    nets = {'plain': HNASSuperNet(num_feat=8, normalize=False),
-            'normalised': HNASSuperNet(num_feat=8, track_running_stats=True)}
+    nets = {'plain': HNASSuperNet(num_feat=8, normalize=False, global_skip='bicubic'),
+            'normalised': HNASSuperNet(num_feat=8, track_running_stats=True, global_skip='bicubic')}
     nets['normalised'].load_state_dict(nets['plain'].state_dict(), strict=False)  # same starting weights
     for label, net in nets.items():
         opt = torch.optim.Adam(net.parameters(), 1e-3)
@@ -94,7 +94,7 @@ def main():
             if step % 50 == 0:
                 print(f'{label}: step {step}, l_pix {loss.item():.4f} ({time.time() - start:.0f} s)', flush=True)
 
-    batch_stats = HNASSuperNet(num_feat=8)  # the default: batch statistics in every mode
+    batch_stats = HNASSuperNet(num_feat=8, global_skip='bicubic')  # the default: batch statistics in every mode
     batch_stats.load_state_dict(nets['normalised'].state_dict(), strict=False)
     modes = {'plain': nets['plain'].eval(), 'batch statistics (default)': batch_stats.eval(),
              'running averages': nets['normalised'].eval()}
