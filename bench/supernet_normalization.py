@@ -6,7 +6,8 @@ Trains two x2 supernets (C = 8, L = 12, batch 16, 24x24 LR patches, Adam 1e-3, L
 step, the same seed and batches, the bicubic skip of the shipped search options): one plain (``normalize:
 false``), one normalised as the authors' (BatchNorm with running averages kept, ``track_running_stats: true``).
 The first 40% of the images give the training patches; the other 60% (the controller's share in the search)
-give the scoring batches. Then scores ``--genotypes`` random architectures on the same scoring batches (PSNR on Y, crop = scale):
+give the scoring batches. Then scores ``--genotypes`` random architectures on the same scoring batches (PSNR on
+Y, crop = scale):
   - plain supernet;
   - normalised, batch statistics (what ``train()`` mode does, and the default ``eval()`` mode of HNASSuperNet);
   - normalised, running averages (``eval()`` with ``track_running_stats: true``);

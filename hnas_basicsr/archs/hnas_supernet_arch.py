@@ -22,8 +22,9 @@ class HNASSuperNet(HNASStemTail):
     With ``normalize`` (the default), the supernet is normalised as the authors' search supernet was:
     BatchNorm with affine parameters after the head conv, and BatchNorm without them after each cell
     input's 1x1 conv and after every op, by default always on the batch's statistics (in ``train()`` and
-    ``eval()`` alike), so an architecture is scored the same in either mode. :meth:`extract` gives the plain :class:`HNASNet` either way: without normalisation its
-    output equals the path's; with it, the weights are copied and the normalisation left out.
+    ``eval()`` alike), so an architecture is scored the same in either mode. :meth:`extract` gives the plain
+    :class:`HNASNet` either way: without normalisation its output equals the path's; with it, the weights are
+    copied and the normalisation left out.
 
     Args:
         num_feat (int): C, channels of every op during the search. Default: 8 (the paper).

@@ -34,7 +34,8 @@ class DilConv(nn.Sequential):
     def __init__(self, channels, kernel_size):
         super().__init__(
             nn.ReLU(),
-            nn.Conv2d(channels, channels, kernel_size, padding=kernel_size - 1, dilation=2, groups=channels, bias=False),
+            nn.Conv2d(
+                channels, channels, kernel_size, padding=kernel_size - 1, dilation=2, groups=channels, bias=False),
             nn.Conv2d(channels, channels, 1, bias=False))
 
 
@@ -96,7 +97,7 @@ class Interpolate(nn.Module):
 
 
 def sub_pixel(channels, scale):
-    """Conv3x3 to C*s^2 channels, then PixelShuffle(s); x4 as two x2 stages; the identity at stride 1 (as the authors')."""
+    """Conv3x3 to C*s^2 channels, then PixelShuffle(s); x4 as two x2 stages; at stride 1 the identity (as theirs)."""
     if scale == 1:
         return nn.Identity()
     factor, repeats = (2, 2) if scale == 4 else (scale, 1)
