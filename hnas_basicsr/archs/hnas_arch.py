@@ -150,8 +150,8 @@ class HNASNet(HNASStemTail):
     def lsuv_init_(self):
         """LSUV on the head and every cell conv (unit output std on a calibration batch), a zero tail.
 
-        The zero tail makes the initial output the mean image (with a global skip: the interpolated input), so
-        training starts from no noise rather than first shrinking the cells' signal to remove it.
+        The zero tail makes the initial output the mean image (with a global skip: the interpolated input)
+        instead of noise.
         """
         x = natural_images(channels=self.hparams['num_in_ch'], **CALIBRATION_BATCH)
         convs = [self.conv_first] + [m for m in self.cells.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
