@@ -8,8 +8,8 @@ cell gets the upsampling cell's output as both inputs: see ``HNASStemTail.run_ce
 
 The supernet's cell can normalise as the authors' search supernet did: BatchNorm without affine
 parameters after each input's 1x1 conv and after every op, by default on batch statistics in training
-and evaluation alike (running averages over many different paths describe none of them: measured in
-the README). The derived network (:class:`Cell`) has no normalisation.
+and evaluation alike (running averages are shared by every path through a layer and describe none of
+them). The derived network (:class:`Cell`) has no normalisation.
 """
 import torch
 from torch import nn
