@@ -218,9 +218,11 @@ def test_random_search_resumes_its_sampler(tmp_path):
 
 
 def test_search_killed_at_random_moments_resumes_with_intact_checkpoints(root):
-    """SIGKILL a running search three times at random moments (start-up, training, checkpoint writes), resume it
-    with --auto_resume each time: it completes, every checkpoint and state loads, and each resume starts at most
-    one checkpoint interval (5 iterations) before the last iteration the killed run had logged."""
+    """SIGKILL a running search three times at random moments (start-up, then twice at random points of training,
+    which covers checkpoint writes), resume it with --auto_resume each time: it completes, every checkpoint and
+    state loads, and each resume starts at most one checkpoint interval (5 iterations) before the last iteration
+    the killed run had logged. Kills are placed by the progress in the log, not by wall time, so a fast or a
+    loaded machine kills at the same stages."""
     import random
     import signal
     import time
@@ -233,7 +235,9 @@ def test_search_killed_at_random_moments_resumes_with_intact_checkpoints(root):
     opt_file = write_options(root, opt)
     exp = os.path.join(root, 'experiments', 'search_killed')
     env = dict(os.environ, HNAS_ROOT=str(root), OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    delays = random.Random(0).sample([x / 2 for x in range(9, 33)], 3)  # 4.5 to 16 s after the launch
+    rng = random.Random(0)
+    # (None: during start-up; n: a random fraction of an iteration after iteration n is logged)
+    kill_points = [None, rng.randrange(12, 40), rng.randrange(55, 90)]
     resumed_from, last_logged, seen = [], 0, set()
 
     def new_log():
@@ -250,10 +254,25 @@ def test_search_killed_at_random_moments_resumes_with_intact_checkpoints(root):
         # (a run killed while starting up logged nothing: the last iteration logged is still the earlier run's)
         last_logged = max(logged_iters(log), default=int(resumed.group(1)) if resumed else last_logged)
 
-    for delay in delays:
+    def wait_for_iter(proc, target):
+        """Block until the running search has logged iteration ``target``."""
+        deadline = time.monotonic() + 200
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f'the search ended before iteration {target} was logged'
+            logs = set(glob.glob(os.path.join(exp, 'train_*.log'))) - seen
+            if logs and max(logged_iters(open(max(logs, key=os.path.getmtime)).read()), default=0) >= target:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f'iteration {target} not logged within 200 s')
+
+    for point in kill_points:
         proc = subprocess.Popen([sys.executable, TRAIN, '-opt', opt_file, '--auto_resume'], cwd=str(root), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        if point is None:
+            time.sleep(rng.uniform(0.5, 3.0))
+        else:
+            wait_for_iter(proc, point)
+            time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         log = new_log()
