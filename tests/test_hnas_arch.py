@@ -100,3 +100,33 @@ def test_global_skip_starts_from_the_interpolated_input():
 def test_unknown_global_skip_is_rejected_by_name():
     with pytest.raises(ValueError, match="global_skip: expected one of None, bilinear, bicubic, got 'lanczos'"):
         HNASNet(PUBLISHED['HNAS_A'].to_dict(), global_skip='lanczos')
+
+
+@pytest.mark.parametrize('scale', [2, 3, 4])
+def test_channels_last_gives_the_output_and_gradients_of_the_contiguous_layout(scale):
+    """Every op of the space, at every scale: the cells run channels_last, results equal the NCHW run's."""
+    import random
+
+    from hnas_basicsr.nas import space
+
+    rng = random.Random(scale)
+    for _ in range(3):
+        genotype = space.random_genotype(4, rng).to_dict()
+        net = HNASNet(genotype, num_feat=4, num_layers=4, upscale=scale, global_skip='bicubic')
+        torch.nn.init.normal_(net.conv_last.weight, std=0.1)  # (LSUV leaves the tail zero: no gradient to compare)
+        x = torch.rand(2, 3, 7, 9)
+        formats, results = [], []
+        for memory_format in (torch.contiguous_format, torch.channels_last):
+            net.memory_format = memory_format
+            net.zero_grad(set_to_none=True)
+            hook = net.cells[1].register_forward_hook(
+                lambda module, args, out: formats.append(out.is_contiguous(memory_format=torch.channels_last)))
+            out = net(x)
+            hook.remove()
+            out.square().mean().backward()
+            results.append((out.detach(), [p.grad for p in net.parameters()]))  # (None: an unused input conv)
+        assert formats == [False, True]
+        (out_a, grads_a), (out_b, grads_b) = results
+        assert out_b.is_contiguous() and torch.allclose(out_a, out_b, rtol=1e-4, atol=1e-5)
+        for a, b in zip(grads_a, grads_b):
+            assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-3, atol=1e-5)

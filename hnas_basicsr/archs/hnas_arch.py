@@ -50,7 +50,12 @@ class HNASStemTail(nn.Module):
     """What every HNAS network shares: mean shift, head conv to NUM_NODES * C channels, tail conv.
 
     Arguments are those of :class:`HNASNet` without the genotype; they are checked and kept in ``hparams``.
+
+    The cells run in ``memory_format`` (channels_last by default: oneDNN's fast path for the depthwise, dilated
+    and transposed convs on the CPU, see bench/fast_ops.py); the output is returned contiguous either way.
     """
+
+    memory_format = torch.channels_last
 
     def __init__(self,
                  num_in_ch=3,
@@ -89,7 +94,7 @@ class HNASStemTail(nn.Module):
         resolution) gets that output as both inputs. A global skip adds the interpolated input before the
         mean is added back (interpolation keeps constants, so this is the residual over the interpolated image).
         """
-        x = self.sub_mean(x)
+        x = self.sub_mean(x.contiguous(memory_format=self.memory_format))
         s0 = s1 = self.head(x)
         for cell in cells:
             out = cell(s0, s1)
@@ -98,7 +103,7 @@ class HNASStemTail(nn.Module):
         if self.hparams['global_skip'] is not None:
             out = out + F.interpolate(
                 x, scale_factor=self.hparams['upscale'], mode=self.hparams['global_skip'], align_corners=False)
-        return self.add_mean(out)
+        return self.add_mean(out).contiguous()
 
 
 @ARCH_REGISTRY.register()
