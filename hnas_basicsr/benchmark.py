@@ -1,26 +1,26 @@
-"""Evaluate BasicSR models on prepared test sets: PSNR/SSIM on Y, cost, CPU latency, tiled inference.
+"""Evaluate BasicSR models on test sets by the published protocol: PSNR/SSIM, cost, CPU latency, tiled inference.
 
-One metric protocol for every model: the output is rounded to 8 bits like basicsr's SRModel validation
-(``tensor2img``), then scored with basicsr's own ``calculate_psnr`` / ``calculate_ssim`` on the Y channel with
+One data protocol: the ground truth is the HR image cropped to a multiple of the scale, the LR its MATLAB-style
+bicubic downscaling rounded to 8 bits (made here, from that crop). One metric protocol for every model: the
+output is rounded to 8 bits like basicsr's SRModel validation (``tensor2img``), then scored by
+:func:`hnas_basicsr.metrics.psnr_ssim` (Y rounded to 8 bits, grayscale images on their own channel) with
 ``crop_border = scale``. One cost protocol: :func:`hnas_basicsr.nas.cost.count_cost` at a 480x480 LR input, as
-``tools/count_flops.py``. Test sets are folders made by ``tools/prepare_data.py --no-sub-images`` (``GTmod12/``
-and MATLAB-bicubic ``LRbicx{s}/``).
+``tools/count_flops.py``. A test set is a folder of HR images, or one holding them in ``HR/`` (as
+``tools/prepare_data.py --no-sub-images`` writes it).
 """
 import os
-import statistics
 import time
 from dataclasses import dataclass, field
 from os import path as osp
 
-import cv2
 import numpy as np
 import torch
-from basicsr.metrics import calculate_psnr, calculate_ssim
 from basicsr.utils import img2tensor, tensor2img
-from basicsr.utils.matlab_functions import imresize
 from tqdm import tqdm
 
 from hnas_basicsr.cli import ToolError, load_yaml, one_line
+from hnas_basicsr.images import imresize_uint8, modcrop, read_image
+from hnas_basicsr.metrics import psnr_ssim
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, count_cost
 from hnas_basicsr.networks import build, load_weights
 from hnas_basicsr.runtime import project_root, resolve_paths
@@ -41,9 +41,15 @@ class Model:
 
 @dataclass
 class TestSet:
-    """The image pairs of one prepared test set at one scale: (name, GT uint8 BGR, LR uint8 BGR)."""
+    """The images of one test set at one scale: (name, GT uint8 BGR, LR uint8 BGR, grayscale or not)."""
     name: str
+    scale: int
     pairs: list = field(default_factory=list)
+
+    @property
+    def gray(self):
+        """The names of the grayscale images."""
+        return [name for name, _, _, gray in self.pairs if gray]
 
 
 def checkpoint_of(opt, opt_path):
@@ -60,16 +66,16 @@ def checkpoint_of(opt, opt_path):
                     f'exist (train it first: python hnas_basicsr/train.py -opt {opt_path})')
 
 
-def load_model(opt_path, label=None, scale=None):
+def load_model(opt_path, label=None, scales=None):
     """Build ``network_g`` of a BasicSR option file and load its checkpoint.
 
     Args:
         opt_path (str): A BasicSR train or test option file.
         label (str | None): Name in the tables (default: the option file's ``name`` without train_/test_).
-        scale (int | None): The scale every model must have.
+        scales (list[int] | None): The scales benchmarked (default: any).
 
     Raises:
-        ToolError: On a missing network, checkpoint or a scale other than ``scale``.
+        ToolError: On a missing network, checkpoint or a scale not in ``scales``.
     """
     opt = load_yaml(opt_path)
     if not isinstance(opt, dict) or not isinstance(opt.get('network_g'), dict):
@@ -79,8 +85,9 @@ def load_model(opt_path, label=None, scale=None):
     model_scale = net_opt.get('upscale', opt.get('scale'))
     if not isinstance(model_scale, int) or model_scale not in (2, 3, 4):
         raise ToolError(f'{opt_path}: network_g.upscale (or scale) must be 2, 3 or 4, got {model_scale!r}')
-    if scale is not None and model_scale != scale:
-        raise ToolError(f'{opt_path}: wrong scale: the network upsamples x{model_scale}, the benchmark is x{scale}')
+    if scales and model_scale not in scales:
+        raise ToolError(f'{opt_path}: wrong scale: the network upsamples x{model_scale}, --scales is '
+                        f'{" ".join(map(str, scales))}')
     path = checkpoint_of(opt, opt_path)
     net = build(net_opt, f'{opt_path}: network_g')
     load_weights(net, path, (opt.get('path') or {}).get('param_key_g', 'params'),
@@ -96,44 +103,48 @@ def _images(folder):
     return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
 
 
-def _read(path):
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ToolError(f'{path}: cannot read the image')
-    return img
+def set_name(folder):
+    """A test set's name: its folder's (``<set>-val`` for a prepared set's held-out ``val/`` folder)."""
+    name = osp.basename(osp.normpath(folder))
+    return f'{osp.basename(osp.dirname(osp.normpath(folder)))}-val' if name == 'val' else name
 
 
-def load_test_set(folder, scale):
-    """The GTmod12 / LRbicx{scale} pairs of a folder made by ``tools/prepare_data.py --no-sub-images``.
+def load_hr(folder):
+    """(name, uint8 BGR image, grayscale or not) of the HR images of a test set: ``<folder>/HR/`` if it exists,
+    else ``<folder>``.
 
     Raises:
-        ToolError: If the folder is missing, not prepared, prepared without this scale, or inconsistent.
+        ToolError: If the folder is missing, holds no HR image or an unreadable one.
     """
-    prepare = f'python tools/prepare_data.py <HR folder> --no-sub-images --scales {scale} --out {folder}'
     if not osp.isdir(folder):
         raise ToolError(f'test set folder not found: {folder}')
-    gt_dir, lq_dir = osp.join(folder, 'GTmod12'), osp.join(folder, f'LRbicx{scale}')
-    if not osp.isdir(gt_dir):
-        raise ToolError(f'{folder}: no GTmod12/ folder: not a prepared test set ({prepare})')
-    if not osp.isdir(lq_dir):
-        found = sorted(d for d in os.listdir(folder) if d.startswith('LRbicx'))
-        raise ToolError(f'{folder}: wrong scale: no LRbicx{scale}/ (has {", ".join(found) or "no LR folder"}; '
-                        f'{prepare})')
-    names = _images(gt_dir)
+    hr_dir = osp.join(folder, 'HR') if osp.isdir(osp.join(folder, 'HR')) else folder
+    names = _images(hr_dir)
     if not names:
-        raise ToolError(f'{gt_dir}: no images')
-    name = osp.basename(osp.normpath(folder))  # a prepared set's held-out val/ folder: <set>-val
-    test_set = TestSet(f'{osp.basename(osp.dirname(osp.normpath(folder)))}-val' if name == 'val' else name)
+        raise ToolError(f'{folder}: no HR images (in it or in HR/; make HR/ with python tools/prepare_data.py '
+                        '<HR folder> --no-sub-images)')
+    images = []
     for name in names:
-        lq_path = osp.join(lq_dir, name)
-        if not osp.isfile(lq_path):
-            raise ToolError(f'{lq_dir}: {name} is missing (GTmod12/ has it)')
-        gt, lq = _read(osp.join(gt_dir, name)), _read(lq_path)
-        if gt.shape[:2] != (lq.shape[0] * scale, lq.shape[1] * scale):
-            raise ToolError(f'{lq_path}: {lq.shape[1]}x{lq.shape[0]} is not the GT {gt.shape[1]}x{gt.shape[0]} '
-                            f'divided by {scale}')
-        test_set.pairs.append((osp.splitext(name)[0], gt, lq))
-    return test_set
+        read = read_image(osp.join(hr_dir, name))
+        if read is None:
+            raise ToolError(f'{osp.join(hr_dir, name)}: cannot read the image')
+        images.append((osp.splitext(name)[0], *read))
+    return images
+
+
+def pairs_at(name, images, scale):
+    """The pairs at ``scale``: the HR cropped to a multiple of ``scale``, and the bicubic LR of that crop.
+
+    Raises:
+        ToolError: If an image is smaller than ``scale`` px on a side.
+    """
+    result = TestSet(name, scale)
+    for image_name, hr, gray in images:
+        if min(hr.shape[:2]) < scale:
+            raise ToolError(f'{name}/{image_name}: {hr.shape[1]}x{hr.shape[0]} is smaller than the scale ({scale})')
+        gt = modcrop(hr, scale)
+        result.pairs.append((image_name, gt, imresize_uint8(gt, 1 / scale), gray))
+    return result
 
 
 def tile_boxes(length, tile, overlap):
@@ -163,17 +174,6 @@ def forward_tiled(net, lq, scale, tile, overlap):
     return out
 
 
-def scores(sr, gt, scale):
-    """(PSNR, SSIM) of two uint8 BGR images on Y with ``crop_border = scale``, by basicsr's functions."""
-    return (calculate_psnr(sr, gt, crop_border=scale, test_y_channel=True),
-            calculate_ssim(sr, gt, crop_border=scale, test_y_channel=True))
-
-
-def bicubic_upscale(lq, scale):
-    """MATLAB-style bicubic upscaling of a uint8 image, rounded and clipped to uint8."""
-    return np.clip(np.round(imresize(lq.astype(np.float32) / 255., scale) * 255.), 0, 255).astype(np.uint8)
-
-
 def super_resolve(net, lq, scale, device, tile, overlap):
     """The network's uint8 BGR output for a uint8 BGR input, as basicsr's SRModel validation makes it."""
     x = img2tensor(lq.astype(np.float32) / 255., bgr2rgb=True, float32=True).unsqueeze(0).to(device)
@@ -185,16 +185,26 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
+def _means(results):
+    return {'psnr': float(np.mean([r[0] for r in results])), 'ssim': float(np.mean([r[1] for r in results]))}
+
+
+def _latency(times):
+    """Median, min and max over the runs of the mean ms per image; ``times[i][r]``: image i, run r, in s."""
+    per_run = 1000 * np.mean(times, axis=0)
+    return {'ms': float(np.median(per_run)), 'ms_min': float(per_run.min()), 'ms_max': float(per_run.max())}
+
+
 def evaluate(model, test_set, device, tile=512, overlap=32, runs=3):
     """Mean PSNR, SSIM and per-image latency of one model on one test set.
 
     Latency: one warm-up forward pass, then ``runs`` timed passes per image (tiling and transfers included,
-    image decoding and metrics excluded); the median per image, averaged over the set, in ms.
+    image decoding and metrics excluded); per run the mean over the images, in ms; its median, min and max.
     """
     net = model.net.to(device)
     super_resolve(net, test_set.pairs[0][2], model.scale, device, tile, overlap)  # warm-up
-    psnrs, ssims, times = [], [], []
-    for name, gt, lq in tqdm(test_set.pairs, desc=f'{model.label} on {test_set.name}', unit='img', leave=False):
+    results, times = [], []
+    for name, gt, lq, gray in tqdm(test_set.pairs, desc=f'{model.label} on {test_set.name}', unit='img', leave=False):
         per_run = []
         for _ in range(max(runs, 1)):
             _sync(device)
@@ -206,15 +216,13 @@ def evaluate(model, test_set, device, tile=512, overlap=32, runs=3):
                                 '--tile)') from None
             _sync(device)
             per_run.append(time.perf_counter() - start)
-        psnr, ssim = scores(sr, gt, model.scale)
-        psnrs.append(psnr)
-        ssims.append(ssim)
-        times.append(statistics.median(per_run))
-    return {'psnr': float(np.mean(psnrs)), 'ssim': float(np.mean(ssims)), 'ms': 1000 * float(np.mean(times))}
+        results.append(psnr_ssim(sr, gt, model.scale, gray))
+        times.append(per_run)
+    return {**_means(results), **_latency(times)}
 
 
-def evaluate_bicubic(test_set, scale):
+def evaluate_bicubic(test_set):
     """Mean PSNR and SSIM of MATLAB-style bicubic upscaling on one test set."""
-    results = [scores(bicubic_upscale(lq, scale), gt, scale) for _, gt, lq in test_set.pairs]
-    return {'psnr': float(np.mean([r[0] for r in results])), 'ssim': float(np.mean([r[1] for r in results])),
-            'ms': None}
+    scale = test_set.scale
+    return {**_means([psnr_ssim(imresize_uint8(lq, scale), gt, scale, gray) for _, gt, lq, gray in test_set.pairs]),
+            'ms': None, 'ms_min': None, 'ms_max': None}

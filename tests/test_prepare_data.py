@@ -78,6 +78,25 @@ def test_grayscale_input_becomes_three_equal_channels(tmp_path):
     assert gt.shape == (60, 72, 3) and (gt == gt[..., :1]).all()
 
 
+def test_whole_image_sets_keep_the_uncropped_hr_with_grayscale_single_channel(tmp_path):
+    src = make_images(str(tmp_path / 'hr'))
+    assert run(src, tmp_path / 'out', '--no-sub-images', '--scales', '2') == 0
+    np.testing.assert_array_equal(read(tmp_path / 'out', 'HR', 'a.png'), read(src, 'a.png'))  # 65x77: not cropped
+    np.testing.assert_array_equal(read(tmp_path / 'out', 'HR', 'd_gray.png'), read(src, 'd_gray.png'))  # 60x72
+
+
+def test_only_whole_image_sets_get_hr(prepared):
+    assert pngs(prepared / 'val' / 'HR') == ['d_gray'] and not os.path.exists(prepared / 'HR')
+
+
+def test_out_in_an_input_folder_is_refused(tmp_path, capsys):
+    src = make_images(str(tmp_path / 'Set' / 'HR'))
+    assert prepare_data.main([src, '--out', str(tmp_path / 'Set'), '--no-sub-images']) == 2
+    err = capsys.readouterr().err
+    assert 'would overwrite the inputs' in err and err.count('\n') == 1
+    assert pngs(src) == ['a', 'b', 'c', 'd_gray'] and not os.path.exists(tmp_path / 'Set' / 'GTmod12')
+
+
 def test_crops_step_across_and_include_the_border_crop():
     assert prepare_data.crop_positions(60, 24, 12) == [0, 12, 24, 36]
     assert prepare_data.crop_positions(60, 24, 24) == [0, 24, 36]

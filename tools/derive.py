@@ -32,10 +32,10 @@ import hnas_basicsr.data  # noqa: F401
 import torch
 import yaml
 from basicsr.data import build_dataset
-from basicsr.metrics.psnr_ssim import calculate_psnr_pt
 from tqdm import tqdm
 
 from hnas_basicsr.cli import ToolError, load_yaml, one_line, run_tool
+from hnas_basicsr.metrics import psnr_pt
 from hnas_basicsr.models.hnas_search_model import search_options
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable, protocol
@@ -108,12 +108,12 @@ def candidates(controller, search, num_layers, samples, seed):
 
 
 def score(supernet, genotype, lq, gt, scale, batch):
-    """Mean Y-PSNR (crop = scale) of the supernet path over the patches."""
+    """Mean PSNR (on Y, a gray patch on its own channel; crop = scale) of the supernet path over the patches."""
     psnrs = []
     with torch.no_grad():
         for i in range(0, len(lq), batch):
             sr = supernet(lq[i:i + batch], genotype).clamp(0, 1)
-            psnrs.append(calculate_psnr_pt(sr, gt[i:i + batch], crop_border=scale, test_y_channel=True))
+            psnrs.append(psnr_pt(sr, gt[i:i + batch], scale))
     return torch.cat(psnrs).mean().item()
 
 

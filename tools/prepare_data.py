@@ -13,6 +13,8 @@ sub-folder uses that), taken together as one set, or by default the RGB photos o
 (``DEFAULT_IMAGES``). Output, under ``--out`` (default ``datasets/<input names joined by _>`` or ``datasets/skimage``)::
 
     GTmod12/<name>.png                  HR cropped to a multiple of 12 (fits x2, x3 and x4)
+    HR/<name>.png                       whole-image sets (--no-sub-images, val/): the HR as read, uncropped, for
+                                        tools/benchmark.py (which crops it to a multiple of the scale)
     LRbicx{s}/<name>.png                imresize(HR / 255, 1 / s) * 255, rounded and clipped to uint8
     GTmod12_sub/<name>_s001.png ...     HR crops of --crop-size every --step px, the border crop included
     LRbicx{s}_sub/<name>_s001.png ...   the aligned LR crops (--crop-size / s), cut from LRbicx{s}
@@ -20,7 +22,8 @@ sub-folder uses that), taken together as one set, or by default the RGB photos o
     val/GTmod12, val/LRbicx{s}          the --holdout last images by name, whole; never in the training outputs
     prepare_data.json                   the settings of these outputs (checked when re-running)
 
-Images are read as 3-channel 8-bit (grayscale is replicated, alpha dropped) and named after their file, with
+Images are read as 3-channel 8-bit (grayscale is replicated, alpha dropped; HR/ keeps a grayscale image
+single-channel, so that the benchmark scores it on its own channel) and named after their file, with
 characters other than letters, digits, '_' and '-' replaced by '_' (LMDB keys cannot hold '.'). Images
 smaller than the crop on a side get no sub-images (listed in the summary); unreadable files are skipped and
 listed. Re-running keeps complete outputs (an image is redone only when one of its files is missing, an LMDB
@@ -41,8 +44,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import cv2
 import hnas_basicsr  # noqa: F401  (before basicsr: torchvision alias)
-import numpy as np
 from tqdm import tqdm
+
+from hnas_basicsr.images import imresize_uint8, modcrop, read_image
 
 MOD = 12
 SCALES = (2, 3, 4)
@@ -101,6 +105,9 @@ def check_args(args):
         raise ToolError(f'--holdout must be >= 0, got {args.holdout}')
     if args.workers < 1:
         raise ToolError(f'--workers must be >= 1, got {args.workers}')
+    out = os.path.abspath(args.out)
+    if any(os.path.abspath(folder) in (out, os.path.join(out, 'HR')) for folder in args.input):
+        raise ToolError(f'--out {args.out}: an input folder; its outputs (HR/ among them) would overwrite the inputs')
     if not args.no_sub_images:
         for opt, value in (('--crop-size', args.crop_size), ('--step', args.step)):
             bad = [s for s in args.scales if value % s]
@@ -160,27 +167,6 @@ def name_sources(paths):
     return sorted(named.items()), skipped
 
 
-def read_image(path):
-    """An image as 3-channel 8-bit BGR, or None if it cannot be read."""
-    try:
-        return cv2.imread(path, cv2.IMREAD_COLOR)
-    except cv2.error:
-        return None
-
-
-def modcrop(img, mod=MOD):
-    """The top-left part of an image whose sides are multiples of ``mod``."""
-    h, w = img.shape[:2]
-    return img[:h - h % mod, :w - w % mod]
-
-
-def bicubic_lr(gt, scale):
-    """MATLAB-style bicubic downscaling of a uint8 image by an integer scale, rounded and clipped to uint8."""
-    from basicsr.utils.matlab_functions import imresize
-    lr = imresize(gt.astype(np.float32) / 255., 1 / scale)
-    return np.clip(np.round(lr * 255.), 0, 255).astype(np.uint8)
-
-
 def crop_positions(length, crop, step):
     """Start offsets of crops along one side, every ``step`` px plus the last one flush with the border."""
     if length < crop:
@@ -209,10 +195,11 @@ def write_png(path, img):
 
 
 def folders(scales, subs, val=False):
-    """The output folders (relative to the output root) of a kind of image, with their scale (None for HR)."""
+    """The output folders (relative to the output root) of a kind of image, with their scale (None for GTmod12,
+    'HR' for the uncropped HR of whole-image sets)."""
     root = 'val/' if val else ''
     out = [(f'{root}GTmod12', None)] + [(f'{root}LRbicx{s}', s) for s in scales]
-    return out + [(f'{f}_sub', s) for f, s in out] if subs else out
+    return out + [(f'{f}_sub', s) for f, s in out] if subs else out + [(f'{root}HR', 'HR')]
 
 
 def existing_outputs(out, name, dirs, crop, step):
@@ -255,11 +242,12 @@ def process_image(src, name, out, scales, crop=None, step=None, val=False):
     dirs = folders(scales, crop is not None, val)
     complete, subs = existing_outputs(out, name, dirs, crop, step)
     if not complete:
-        img = read_image(src)
-        if img is None or min(img.shape[:2]) < MOD:
-            return {**result, 'status': 'skipped', 'reason': 'unreadable' if img is None else f'smaller than {MOD} px'}
-        gt = modcrop(img)
-        images = {None: gt, **{s: bicubic_lr(gt, s) for s in scales}}
+        read = read_image(src)
+        if read is None or min(read[0].shape[:2]) < MOD:
+            return {**result, 'status': 'skipped', 'reason': 'unreadable' if read is None else f'smaller than {MOD} px'}
+        img, gray = read
+        gt = modcrop(img, MOD)
+        images = {None: gt, 'HR': img[..., 0] if gray else img, **{s: imresize_uint8(gt, 1 / s) for s in scales}}
         boxes = sub_boxes(gt.shape, crop, step) if crop else []
         subs = [sub_name(name, i + 1) for i in range(len(boxes))]
         for d, s in dirs:
@@ -275,9 +263,11 @@ def process_image(src, name, out, scales, crop=None, step=None, val=False):
 
 
 def clear_outputs(out):
-    """Removes everything this tool may have written under ``out`` (all scales), nothing else."""
+    """Removes everything this tool may have written under ``out`` (all scales), nothing else; an ``HR/`` folder
+    only where this tool's record shows that it wrote one."""
     suffixes = ('', '_sub', '_sub.lmdb')
-    for name in [RECORD, 'val'] + [f'{d}{suffix}' for d, _ in folders(SCALES, False) for suffix in suffixes]:
+    names = [f'{d}{suffix}' for d, s in folders(SCALES, False) for suffix in suffixes if s != 'HR']
+    for name in [RECORD, 'val'] + names + (['HR'] if os.path.isfile(os.path.join(out, RECORD)) else []):
         path = os.path.join(out, name)
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -461,10 +451,10 @@ def prepare(args):
     keys = [k for r in results for k in r['subs']]
     if subs and not args.no_lmdb and keys:
         changed = any(r['status'] == 'written' for r in results)
-        for d, _ in folders(args.scales, False):
-            built = write_lmdb(os.path.join(args.out, f'{d}_sub'), keys, changed)
-            lmdbs.append((os.path.join(args.out, f'{d}_sub.lmdb'), built))
-            print(f'prepare_data: {d}_sub.lmdb: {len(keys)} images, {"built" if built else "kept (unchanged)"}')
+        for d in (d for d, _ in folders(args.scales, True) if d.endswith('_sub')):
+            built = write_lmdb(os.path.join(args.out, d), keys, changed)
+            lmdbs.append((os.path.join(args.out, f'{d}.lmdb'), built))
+            print(f'prepare_data: {d}.lmdb: {len(keys)} images, {"built" if built else "kept (unchanged)"}')
     results = val_results + results
     print('\n'.join(summary(args, source, named_skips, results, lmdbs, time.time() - start)))
     if all(r['status'] == 'skipped' for r in results):

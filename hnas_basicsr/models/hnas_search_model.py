@@ -16,7 +16,6 @@ from os import path as osp
 import torch
 from basicsr.archs import build_network
 from basicsr.data import build_dataloader, build_dataset
-from basicsr.metrics.psnr_ssim import calculate_psnr_pt
 from basicsr.models import lr_scheduler
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
@@ -27,6 +26,7 @@ from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
 from hnas_basicsr.nas.reward import MovingAverageBaseline, reward
 from hnas_basicsr.distributed import broadcast_module, broadcast_object, mean_over_ranks
+from hnas_basicsr.metrics import psnr_pt
 from hnas_basicsr.models.finite_updates import guard_optimizer
 from hnas_basicsr.networks import save_atomic
 
@@ -167,10 +167,11 @@ class HNASSearchModel(SRModel):
         return genotype if indices == space.encode(genotype) else space.decode(indices, self.num_layers)
 
     def evaluate(self, genotype, lq, gt):
-        """(PSNR on Y with crop = scale, in dB, averaged over the batch; Cost in cost units) of ``genotype``."""
+        """(PSNR on Y with crop = scale, a gray patch on its own channel, in dB, averaged over the batch; Cost in cost
+        units) of ``genotype``."""
         with torch.no_grad():
             sr = self.get_bare_model(self.net_g)(lq, genotype)
-        psnr = calculate_psnr_pt(sr.clamp(0, 1), gt, crop_border=self.scale, test_y_channel=True).mean().item()
+        psnr = psnr_pt(sr.clamp(0, 1), gt, self.scale).mean().item()
         psnr = mean_over_ranks(psnr)  # each rank rewards on its own batch: the reward of the global batch
         return psnr, self.cost_table.cost(genotype).macs / (self.search['cost_unit'] * 1e9)
 
