@@ -4,6 +4,7 @@ Usage::
 
     python bench/memory.py                 # all cases, a few minutes on 2 cores
     python bench/memory.py --case infer_tiled
+    python bench/memory.py --baseline      # also each case as before: NCHW, glibc's malloc defaults
 
 Cases (x2, random weights: memory does not depend on their values):
   search          5 iterations of HNASSearchModel's steps at the settings of options/hnas_search.yml
@@ -14,6 +15,8 @@ Cases (x2, random weights: memory does not depend on their values):
                   pages), in one piece;
   infer_tiled     the same in tiles of 256 LR px with 32 px of context (tools/benchmark.py --tile 256).
 Reported: peak resident set size of the process, and its growth over the process after imports and set-up.
+Cases run as the entry points run them (cells channels_last, freed memory reused: hnas_basicsr.allocator);
+``--baseline`` runs each case a second time in the former layout (NCHW) with glibc's malloc at its defaults.
 """
 import argparse
 import json
@@ -86,10 +89,17 @@ def infer_case(tile):
     return before
 
 
-def run_case(case):
+def run_case(case, baseline):
     """Run one case in this process; print a JSON line."""
     import torch
+
+    from hnas_basicsr.allocator import reuse_freed_memory
+    from hnas_basicsr.archs.hnas_arch import HNASStemTail
     torch.set_num_threads(2)
+    if baseline:
+        HNASStemTail.memory_format = torch.contiguous_format
+    else:
+        reuse_freed_memory()
     start = time.time()
     before = {'search': lambda: search_case(8, 48), 'search_paper': lambda: search_case(16, 96),
               'retrain_A_64': retrain_case, 'infer_whole': lambda: infer_case(0),
@@ -101,22 +111,25 @@ def run_case(case):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--case', choices=CASES, help='one case (default: all, one process each)')
+    parser.add_argument('--baseline', action='store_true', help='also run each case in NCHW with glibc defaults')
     parser.add_argument('--in-process', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_process:
-        run_case(args.case)
+        run_case(args.case, args.baseline)
         return
     rows = []
     for case in [args.case] if args.case else CASES:
-        print(f'memory: {case} ...', flush=True)
-        out = subprocess.run([sys.executable, __file__, '--case', case, '--in-process'], capture_output=True,
-                             text=True, cwd=ROOT)
-        if out.returncode != 0:
-            sys.exit(f'memory: {case} failed:\n{out.stderr[-2000:]}')
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print('\n| case | peak RSS (MB) | growth during the case (MB) | time (s) |\n|---|---|---|---|')
+        for baseline in (False, True) if args.baseline else (False,):
+            print(f'memory: {case}{" (baseline)" if baseline else ""} ...', flush=True)
+            command = [sys.executable, __file__, '--case', case, '--in-process'] + ['--baseline'] * baseline
+            out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            if out.returncode != 0:
+                sys.exit(f'memory: {case} failed:\n{out.stderr[-2000:]}')
+            rows.append(dict(json.loads(out.stdout.strip().splitlines()[-1]), baseline=baseline))
+    print('\n| case | run as | peak RSS (MB) | growth during the case (MB) | time (s) |\n|---|---|---|---|---|')
     for r in rows:
-        print(f'| {r["case"]} | {r["peak_mb"]} | {r["growth_mb"]} | {r["seconds"]} |')
+        run_as = 'NCHW, glibc defaults' if r['baseline'] else 'channels_last, memory reused'
+        print(f'| {r["case"]} | {run_as} | {r["peak_mb"]} | {r["growth_mb"]} | {r["seconds"]} |')
 
 
 if __name__ == '__main__':

@@ -3,6 +3,8 @@ import sys
 
 import yaml
 
+from hnas_basicsr.allocator import reuse_freed_memory
+
 
 class ToolError(Exception):
     """An error to report in one line, without a traceback."""
@@ -27,8 +29,9 @@ def load_yaml(path):
 
 
 def run_tool(name, action, args):
-    """``action(args)``; a ToolError is printed as ``<name>: error: <message>`` on stderr. Returns the exit status
-    (0, or 2 on an error)."""
+    """``action(args)`` with freed memory reused (:mod:`hnas_basicsr.allocator`); a ToolError is printed as
+    ``<name>: error: <message>`` on stderr. Returns the exit status (0, or 2 on an error)."""
+    reuse_freed_memory()
     try:
         action(args)
     except ToolError as exc:

@@ -24,6 +24,7 @@ from os import path as osp
 
 import hnas_basicsr  # noqa: F401  (torchvision alias before basicsr is imported)
 from hnas_basicsr import distributed
+from hnas_basicsr.allocator import reuse_freed_memory
 from hnas_basicsr.cli import ToolError, load_yaml, one_line
 from hnas_basicsr.validation import check_options, check_structure
 
@@ -180,6 +181,7 @@ def patch_basicsr():
 def run(pipeline):
     """Run basicsr's train or test pipeline with the changes above; user errors end in one line, exit status 2."""
     patch_basicsr()
+    reuse_freed_memory()
     try:
         pipeline(project_root())
     except ToolError as exc:

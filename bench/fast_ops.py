@@ -1,0 +1,137 @@
+"""CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
+
+Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
+       [--part step infer] [--allocator reuse|glibc]
+
+(a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
+    genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched; the two
+    layouts alternate on the same genotype so both see the same load. Printed: median seconds per layout
+    and their ratio, per genotype and overall (sum of medians).
+(b) ``infer``: latency of one ``--lr-size`` square LR image (x2, no grad), HNAS-A/B/C at 64 features in both
+    layouts and basicsr's EDSR-baseline (16 blocks, 64 features) in the same run, alternating; printed per
+    network: median seconds, multiply-adds (count_macs, same input), G multiply-adds per second, and the
+    seconds per multiply-add relative to EDSR's.
+``--allocator glibc`` leaves glibc's malloc at its defaults instead of reusing freed memory as the entry points
+do (:mod:`hnas_basicsr.allocator`); the allocator is per process, so compare two runs. Run it from the repository
+root on an otherwise idle machine.
+"""
+import argparse
+import random
+import statistics
+import sys
+import time
+
+import hnas_basicsr.archs  # noqa: F401
+import torch
+from basicsr.archs.edsr_arch import EDSR
+from torch.nn import functional as F
+
+from hnas_basicsr.allocator import reuse_freed_memory
+from hnas_basicsr.archs.hnas_arch import HNASNet
+from hnas_basicsr.archs.hnas_supernet_arch import HNASSuperNet
+from hnas_basicsr.nas import space
+from hnas_basicsr.nas.cost import count_macs
+from hnas_basicsr.nas.genotype import published_genotypes
+
+LAYOUTS = {'NCHW': torch.contiguous_format, 'channels_last': torch.channels_last}
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def alternate(fns, repeats):
+    """Median seconds of each of ``fns`` (name -> callable), run in turns after one warm-up turn."""
+    times = {name: [] for name in fns}
+    for turn in range(repeats + 1):
+        for name, fn in fns.items():
+            t = timed(fn)
+            if turn:
+                times[name].append(t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def step_part(args):
+    torch.manual_seed(0)
+    lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
+    supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
+    optimizer = torch.optim.Adam(supernet.parameters(), 1e-4)
+
+    def step(genotype, layout):
+        def run():
+            supernet.memory_format = LAYOUTS[layout]
+            loss = F.l1_loss(supernet(lq, genotype), gt)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return run
+
+    print(f'(a) supernet weight step: batch 16, 48x48 LR, C = 8, L = 12, x2, {torch.get_num_threads()} threads, '
+          f'median of {args.repeats}')
+    print('| genotype | position | NCHW (s) | channels_last (s) | speed-up |')
+    print('|---|---|---|---|---|')
+    rng = random.Random(0)
+    totals = dict.fromkeys(LAYOUTS, 0.0)
+    for i in range(args.archs):
+        genotype = space.random_genotype(12, rng)
+        med = alternate({layout: step(genotype, layout) for layout in LAYOUTS}, args.repeats)
+        for layout in LAYOUTS:
+            totals[layout] += med[layout]
+        print(f'| {i + 1} | {genotype.position} | {med["NCHW"]:.2f} | {med["channels_last"]:.2f} | '
+              f'{med["NCHW"] / med["channels_last"]:.2f}x |', flush=True)
+    print(f'| all | | {totals["NCHW"]:.2f} | {totals["channels_last"]:.2f} | '
+          f'{totals["NCHW"] / totals["channels_last"]:.2f}x |')
+
+
+def infer_part(args):
+    torch.manual_seed(0)
+    size = (args.lr_size, args.lr_size)
+    x = torch.rand(1, 3, *size)
+    nets = {'EDSR-baseline': (EDSR(3, 3, num_feat=64, num_block=16, upscale=2), None)}
+    for name, genotype in published_genotypes().items():
+        for layout in LAYOUTS:
+            nets[f'{name} {layout}'] = (HNASNet(genotype.to_dict(), num_feat=64, init='pytorch'), LAYOUTS[layout])
+    macs = {}
+    fns = {}
+    for label, (net, memory_format) in nets.items():
+        net.eval()
+        if memory_format is not None:
+            net.memory_format = memory_format
+        macs[label] = count_macs(net, size)
+        fns[label] = (lambda n: lambda: n(x))(net)
+    with torch.no_grad():
+        med = alternate(fns, args.runs)
+    per_mac_edsr = med['EDSR-baseline'] / macs['EDSR-baseline']
+    print(f'\n(b) inference, one {size[0]}x{size[1]} LR image, x2, 64 features, {torch.get_num_threads()} threads, '
+          f'median of {args.runs}; multiply-adds counted by count_macs on that input')
+    print('| network | G multiply-adds | latency (s) | G multiply-adds / s | time per multiply-add vs EDSR |')
+    print('|---|---|---|---|---|')
+    for label in nets:
+        print(f'| {label} | {macs[label] / 1e9:.1f} | {med[label]:.2f} | {macs[label] / med[label] / 1e9:.1f} | '
+              f'{med[label] / macs[label] / per_mac_edsr:.2f}x |')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--part', nargs='+', choices=('step', 'infer'), default=['step', 'infer'])
+    parser.add_argument('--archs', type=int, default=8)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--lr-size', type=int, default=480)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--allocator', choices=('reuse', 'glibc'), default='reuse')
+    args = parser.parse_args()
+    if args.allocator == 'reuse' and not reuse_freed_memory():
+        sys.exit('fast_ops.py: error: this C library has no mallopt; run with --allocator glibc')
+    print(f'allocator: {args.allocator}')
+    torch.set_num_threads(args.threads)
+    if 'step' in args.part:
+        step_part(args)
+    if 'infer' in args.part:
+        infer_part(args)
+
+
+if __name__ == '__main__':
+    main()
