@@ -27,7 +27,7 @@ EXPERIMENT = 'experiments/hnas_search_demo'
 OUT = 'results/demo'
 DERIVED = f'{OUT}/derived'
 HELD_OUT = 'datasets/skimage/val'
-RETRAIN = {'num_feat': 16, 'total_iter': 200}
+RETRAIN = {'num_feat': 16, 'total_iter': 1000}
 STAGES = 6
 
 
