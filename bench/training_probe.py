@@ -1,8 +1,8 @@
 """How soon does a derived network leave its starting point? PSNR over bicubic along a short training, in one process.
 
-Usage: python bench/training_probe.py HNAS_B [--init lsuv] [--skip bicubic] [--steps 400] [--lr 1e-3]
+Usage: python bench/training_probe.py HNAS_B|genotype.yml [--init lsuv] [--skip bicubic] [--steps 400] [--lr 1e-3]
 
-Trains the x2 HNASNet of a published genotype at 16 features (batch 16, 48x48 HR patches of T91 with MATLAB
+Trains the x2 HNASNet of a published genotype (or of a genotype file, as derive writes) at 16 features (batch 16, 48x48 HR patches of T91 with MATLAB
 bicubic LR, Adam at a constant lr, L1) and every 50 steps prints the loss and the PSNR (Y, crop 2) on 4 fixed
 batches of patches from images it does not train on, beside bicubic's. ``--skip none`` is the paper's network.
 """
@@ -21,12 +21,13 @@ from supernet_normalization import DEFAULT_IMAGES, Patches, psnr  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
 from hnas_basicsr.archs.hnas_arch import HNASNet  # noqa: E402
+from hnas_basicsr.cli import load_yaml  # noqa: E402
 from hnas_basicsr.nas.genotype import published_genotypes  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('genotype', choices=sorted(published_genotypes()))
+    parser.add_argument('genotype', help=f'{", ".join(sorted(published_genotypes()))} or a genotype YAML file')
     parser.add_argument('--init', default='lsuv', choices=['lsuv', 'pytorch'])
     parser.add_argument('--skip', default='bicubic', choices=['bicubic', 'none'])
     parser.add_argument('--steps', type=int, default=400)
@@ -38,7 +39,9 @@ def main():
     held_out = [Patches(images[-10:], seed=1).batch() for _ in range(4)]
     patches = Patches(images[:-10], seed=0)
     torch.manual_seed(0)
-    net = HNASNet(published_genotypes()[args.genotype].to_dict(), num_feat=16, init=args.init,
+    published = published_genotypes()
+    genotype = published[args.genotype].to_dict() if args.genotype in published else load_yaml(args.genotype)
+    net = HNASNet(genotype, num_feat=16, init=args.init,
                   global_skip=None if args.skip == 'none' else args.skip)
     optimizer = torch.optim.Adam(net.parameters(), args.lr)
     with torch.no_grad():
