@@ -2,12 +2,13 @@
 
 Every network is an x2 HNASNet at 16 features, trained from scratch with the same-budget CPU schedule
 (options/compare/train_same_budget_x2.yml: T91 + General100, 1000 iterations of batch 16, 48x48 HR patches,
-Adam with cosine 1e-3 -> 1e-5, L1), twice: with ``global_skip: bicubic`` ('skip') and as in the paper, without
-it ('plain'). tools/benchmark.py then scores every trained network and bicubic on Set5 and Set14 (Y, crop 2).
+Adam with cosine 1e-3 -> 1e-5, L1), in up to three settings: with ``global_skip: bicubic`` ('skip'), with it and
+``cell_residual: true`` ('residual', the search's setting) and as in the paper, without either ('plain').
+tools/benchmark.py then scores every trained network and bicubic on Set5 and Set14 (Y, crop 2).
 
 Usage (resumable: trained networks are kept; time-box it with --only)::
 
-    python bench/trainability.py                       # HNAS-A/B/C and random0..random6, skip and plain
+    python bench/trainability.py                       # HNAS-A/B/C and random0..random6, every setting
     python bench/trainability.py --only HNAS-B --settings plain --total-iter 3000
 
 Writes results/trainability/{table.md,benchmark.csv,train_seconds.json}; each row says how far above bicubic it is.
@@ -29,7 +30,8 @@ from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.genotype import published_genotypes  # noqa: E402
 
 OUT = 'results/trainability'
-SETTINGS = {'skip': 'bicubic', 'plain': None}
+SETTINGS = {'skip': dict(global_skip='bicubic'), 'residual': dict(global_skip='bicubic', cell_residual=True),
+            'plain': dict(global_skip=None)}  # network_g options of each setting
 
 
 def genotypes(num_random):
@@ -38,9 +40,9 @@ def genotypes(num_random):
     return named
 
 
-def network(genotype, skip):
+def network(genotype, setting):
     return {'type': 'HNASNet', 'genotype': genotype.to_dict(), 'num_feat': PROXY_FEAT, 'num_layers': 12, 'upscale': 2,
-            'global_skip': skip}
+            **SETTINGS[setting]}
 
 
 def gains_table(out):
@@ -85,7 +87,7 @@ def main():
             if args.only and name not in args.only:
                 continue
             label = f'{name} {setting}{suffix}'
-            opt = train_options(base, f'trainability_{name}_{setting}{suffix}', network(genotype, SETTINGS[setting]))
+            opt = train_options(base, f'trainability_{name}_{setting}{suffix}', network(genotype, setting))
             option_file = osp.join(args.out, 'options', f'{opt["name"]}.yml')
             with open(osp.join(ROOT, option_file), 'w') as f:
                 yaml.safe_dump(opt, f, sort_keys=False)

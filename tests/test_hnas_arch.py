@@ -4,6 +4,7 @@ import torch
 import yaml
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
+from torch.nn import functional as F
 
 from hnas_basicsr.archs.hnas_arch import HNASNet
 from hnas_basicsr.nas.genotype import GenotypeError, published_genotypes
@@ -95,6 +96,31 @@ def test_global_skip_starts_from_the_interpolated_input():
     x = torch.rand(1, 3, 6, 5)
     expected = torch.nn.functional.interpolate(x, scale_factor=2, mode='bicubic', align_corners=False)
     assert torch.allclose(net(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize('scale', [2, 3])
+@pytest.mark.parametrize('cell_residual', [False, True])
+def test_cell_residual_carries_the_head_features_past_cells_that_output_zero(scale, cell_residual):
+    net = HNASNet(dict(PUBLISHED['HNAS_B'].to_dict(), position=3), num_feat=4, num_layers=5, upscale=scale,
+                  cell_residual=cell_residual)
+    for cell in net.cells:  # every cell's own contribution zero: its output is only what the residual adds
+        for module in cell.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                torch.nn.init.zeros_(module.weight)
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
+    seen = {}
+    net.conv_first.register_forward_hook(lambda m, args, out: seen.update(head=out))
+    net.conv_last.register_forward_hook(lambda m, args, out: seen.update(tail_input=args[0]))
+    net(torch.rand(1, 3, 5, 4))
+    expected = F.interpolate(seen['head'], scale_factor=scale, mode='nearest') if cell_residual else 0
+    assert seen['head'].abs().max() > 0
+    assert torch.allclose(seen['tail_input'], expected + torch.zeros_like(seen['tail_input']), atol=1e-5)
+
+
+def test_cell_residual_must_be_a_boolean():
+    with pytest.raises(ValueError, match="cell_residual: expected true or false, got 'yes'"):
+        HNASNet(PUBLISHED['HNAS_A'].to_dict(), cell_residual='yes')
 
 
 def test_unknown_global_skip_is_rejected_by_name():

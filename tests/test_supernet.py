@@ -10,10 +10,11 @@ from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable, count_cost
 
 
-@pytest.mark.parametrize('scale, global_skip', [(2, None), (3, 'bicubic'), (4, None)])
-def test_path_without_normalisation_equals_extracted_hnasnet(scale, global_skip):
+@pytest.mark.parametrize('scale, global_skip, cell_residual', [(2, None, False), (3, 'bicubic', True), (4, None, True)])
+def test_path_without_normalisation_equals_extracted_hnasnet(scale, global_skip, cell_residual):
     torch.manual_seed(0)
-    net = HNASSuperNet(num_feat=4, num_layers=5, upscale=scale, global_skip=global_skip, normalize=False)
+    net = HNASSuperNet(num_feat=4, num_layers=5, upscale=scale, global_skip=global_skip, cell_residual=cell_residual,
+                       normalize=False)
     x = torch.rand(2, 3, 7, 6)
     for seed in range(4):
         genotype = space.random_genotype(5, random.Random(seed))

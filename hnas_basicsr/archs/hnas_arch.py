@@ -65,18 +65,22 @@ class HNASStemTail(nn.Module):
                  upscale=2,
                  img_range=255.,
                  rgb_mean=DIV2K_RGB_MEAN,
-                 global_skip=None):
+                 global_skip=None,
+                 cell_residual=False):
         super().__init__()
         if global_skip not in GLOBAL_SKIPS:
             raise ValueError(f'global_skip: expected one of {", ".join(map(str, GLOBAL_SKIPS))}, got {global_skip!r}')
         if global_skip is not None and num_in_ch != num_out_ch:
             raise ValueError(f'global_skip: {global_skip} needs num_in_ch == num_out_ch, got {num_in_ch}, {num_out_ch}')
+        if not isinstance(cell_residual, bool):
+            raise ValueError(f'cell_residual: expected true or false, got {cell_residual!r}')
         for name, value in (('num_in_ch', num_in_ch), ('num_out_ch', num_out_ch), ('num_feat', num_feat),
                             ('num_layers', num_layers)):
             check_positive_int(name, value)
         check_scale(upscale)
         self.hparams = dict(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat, num_layers=num_layers,
-                            upscale=upscale, img_range=img_range, rgb_mean=list(rgb_mean), global_skip=global_skip)
+                            upscale=upscale, img_range=img_range, rgb_mean=list(rgb_mean), global_skip=global_skip,
+                            cell_residual=cell_residual)
         width = NUM_NODES * num_feat
         self.sub_mean = MeanShift(num_in_ch, img_range, rgb_mean, sign=-1)
         self.add_mean = MeanShift(num_out_ch, img_range, rgb_mean, sign=1)
@@ -91,14 +95,18 @@ class HNASStemTail(nn.Module):
         """Mean shift and head, then each ``cell(s0, s1)`` on the outputs of the two previous cells, then tail.
 
         As in the authors' network, the cell after the upsampling cell (the one whose output changes the
-        resolution) gets that output as both inputs. A global skip adds the interpolated input before the
-        mean is added back (interpolation keeps constants, so this is the residual over the interpolated image).
+        resolution) gets that output as both inputs. With ``cell_residual`` each cell's output is added to its
+        input ``s1`` (nearest-upsampled for the upsampling cell). A global skip adds the interpolated input before
+        the mean is added back (interpolation keeps constants, so this is the residual over the interpolated image).
         """
         x = self.sub_mean(x.contiguous(memory_format=self.memory_format))
         s0 = s1 = self.head(x)
         for cell in cells:
             out = cell(s0, s1)
-            s0, s1 = (out, out) if out.shape[-2:] != s1.shape[-2:] else (s1, out)
+            resized = out.shape[-2:] != s1.shape[-2:]
+            if self.hparams['cell_residual']:
+                out = out + (F.interpolate(s1, size=out.shape[-2:], mode='nearest') if resized else s1)
+            s0, s1 = (out, out) if resized else (s1, out)
         out = self.conv_last(s1)
         if self.hparams['global_skip'] is not None:
             out = out + F.interpolate(
@@ -123,6 +131,10 @@ class HNASNet(HNASStemTail):
         global_skip (str | None): None (default, as the paper): the cells produce the image; 'bilinear' or
             'bicubic': they produce the residual over that interpolation of the input (parameter-free, cost 0),
             which trains much faster on small budgets.
+        cell_residual (bool): False (default, as the paper): cells are chained plainly; True: each cell's output
+            is added to its input (nearest-upsampled at the upsampling cell; parameter-free, cost 0), an identity
+            path through all L cells under which every genotype of the space trains (not in the paper; see the
+            README's trainability section).
         init (str): 'lsuv' (default): every conv but the tail rescaled to unit output std on a synthetic
             calibration batch, biases and tail zero (:mod:`hnas_basicsr.nas.initialization`), so the input's
             signal reaches the tail for every genotype; 'pytorch': PyTorch's default layer initialisation,
@@ -139,8 +151,10 @@ class HNASNet(HNASStemTail):
                  img_range=255.,
                  rgb_mean=DIV2K_RGB_MEAN,
                  global_skip=None,
+                 cell_residual=False,
                  init='lsuv'):
-        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean, global_skip)
+        super().__init__(num_in_ch, num_out_ch, num_feat, num_layers, upscale, img_range, rgb_mean, global_skip,
+                         cell_residual)
         if init not in INITS:
             raise ValueError(f'init: expected one of {", ".join(INITS)}, got {init!r}')
         self.genotype = Genotype.from_dict(genotype, num_layers)

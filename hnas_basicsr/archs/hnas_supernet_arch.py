@@ -32,7 +32,7 @@ class HNASSuperNet(HNASStemTail):
         track_running_stats (bool): Keep running averages in the normalisation, which ``eval()`` then uses
             instead of the batch's statistics (scores worse: see the README). Default: False.
         **kwargs: The other arguments of :class:`HNASNet` (``num_in_ch``, ``num_out_ch``, ``num_layers``,
-            ``upscale``, ``img_range``, ``rgb_mean``, ``global_skip``), with its defaults.
+            ``upscale``, ``img_range``, ``rgb_mean``, ``global_skip``, ``cell_residual``), with its defaults.
     """
 
     def __init__(self, num_feat=8, normalize=True, track_running_stats=False, **kwargs):
