@@ -1,6 +1,7 @@
 """How soon does a derived network leave its starting point? PSNR over bicubic along a short training, in one process.
 
-Usage: python bench/training_probe.py HNAS_B|genotype.yml [--init lsuv] [--skip bicubic] [--steps 400] [--lr 1e-3]
+Usage: python bench/training_probe.py HNAS_B|genotype.yml [--init lsuv] [--skip bicubic] [--cell-residual]
+       [--steps 400] [--lr 1e-3]
 
 Trains the x2 HNASNet of a published genotype (or of a genotype file, as derive writes) at 16 features (batch 16, 48x48 HR patches of T91 with MATLAB
 bicubic LR, Adam at a constant lr, L1) and every 50 steps prints the loss and the PSNR (Y, crop 2) on 4 fixed
@@ -30,6 +31,7 @@ def main():
     parser.add_argument('genotype', help=f'{", ".join(sorted(published_genotypes()))} or a genotype YAML file')
     parser.add_argument('--init', default='lsuv', choices=['lsuv', 'pytorch'])
     parser.add_argument('--skip', default='bicubic', choices=['bicubic', 'none'])
+    parser.add_argument('--cell-residual', action='store_true', help='cell_residual: true (each cell adds its input)')
     parser.add_argument('--steps', type=int, default=400)
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--images', default=DEFAULT_IMAGES)
@@ -41,8 +43,8 @@ def main():
     torch.manual_seed(0)
     published = published_genotypes()
     genotype = published[args.genotype].to_dict() if args.genotype in published else load_yaml(args.genotype)
-    net = HNASNet(genotype, num_feat=16, init=args.init,
-                  global_skip=None if args.skip == 'none' else args.skip)
+    net = HNASNet(genotype, num_feat=16, init=args.init, global_skip=None if args.skip == 'none' else args.skip,
+                  cell_residual=args.cell_residual)
     optimizer = torch.optim.Adam(net.parameters(), args.lr)
     with torch.no_grad():
         bicubic = np.mean([psnr(F.interpolate(lq, scale_factor=2, mode='bicubic', align_corners=False), gt)
@@ -57,7 +59,7 @@ def main():
         if step % 50 == 0:
             with torch.no_grad():
                 score = np.mean([psnr(net(lq), gt) for lq, gt in held_out])
-            print(f'{args.genotype} init {args.init} skip {args.skip}: step {step}, l_pix {loss.item():.4f}, '
+            print(f'{args.genotype} init {args.init} skip {args.skip} cell_residual {args.cell_residual}: step {step}, l_pix {loss.item():.4f}, '
                   f'PSNR {score:.2f} dB (bicubic {bicubic:.2f}, {score - bicubic:+.2f}), {time.time() - start:.0f} s',
                   flush=True)
 
