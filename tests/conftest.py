@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import hnas_basicsr.archs  # noqa: F401  (registers the plugin's networks)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 from synthetic import synthetic_image
 from tiny_options import SINGLE, TINY
 from tool_modules import load_tool
