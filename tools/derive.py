@@ -27,21 +27,18 @@ import random
 import sys
 from os import path as osp
 
-import hnas_basicsr.archs  # noqa: F401  (before basicsr; registers the networks)
-import hnas_basicsr.data  # noqa: F401
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import torch
 import yaml
 from basicsr.data import build_dataset
 from tqdm import tqdm
 
 from hnas_basicsr.cli import ToolError, load_yaml, one_line, run_tool
-from hnas_basicsr.metrics import psnr_pt
-from hnas_basicsr.models.hnas_search_model import search_options
-from hnas_basicsr.nas import space
-from hnas_basicsr.nas.cost import PathCostTable, protocol
+from hnas_basicsr.data.hnas_split_dataset import base_options, controller_split
+from hnas_basicsr.nas.cost import protocol
 from hnas_basicsr.nas.plot import draw_genotype
-from hnas_basicsr.nas.reward import reward
 from hnas_basicsr.networks import build, load_weights
+from hnas_basicsr.objective import SearchObjective, search_options
 from hnas_basicsr.runtime import project_root, resolve_paths
 
 
@@ -72,14 +69,12 @@ def load_network(net_opt, path, where):
 
 def controller_patches(opt, max_patches):
     """(lq, gt) tensors: up to ``max_patches`` whole samples of the controller split, evenly spaced."""
-    train_opt = (opt.get('datasets') or {}).get('train')
-    if not isinstance(train_opt, dict) or train_opt.get('type') != 'HNASSplitDataset':
-        found = train_opt.get('type') if isinstance(train_opt, dict) else train_opt
-        raise ToolError(f'datasets.train.type: the search needs HNASSplitDataset (its controller split is what '
-                        f'architectures are scored on), got {found!r}')
+    try:
+        dataset_opt = controller_split((opt.get('datasets') or {}).get('train'))
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
     # as basicsr's option parser would: phase and scale (PairedImageDataset reads both), no random crop
-    dataset_opt = dict(copy.deepcopy(train_opt), split='controller', phase='val',
-                       scale=opt.get('scale') or opt['network_g'].get('upscale', 2))
+    dataset_opt.update(phase='val', scale=opt.get('scale') or opt['network_g'].get('upscale', 2))
     dataset_opt.pop('gt_size', None)
     try:
         dataset = build_dataset(dataset_opt)
@@ -92,38 +87,23 @@ def controller_patches(opt, max_patches):
         raise ToolError(f'datasets.train (controller split): {one_line(exc)}') from None
 
 
-def candidates(controller, search, num_layers, samples, seed):
+def candidates(objective, controller, samples, seed):
     """The controller's greedy architecture and ``samples`` sampled ones (random strategy: uniform), deduplicated."""
     generator = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     found = {}
     with torch.no_grad():
-        if search['strategy'] == 'controller':
-            found[controller.sample(greedy=True).genotype] = 'greedy'
+        if objective.options['strategy'] == 'controller':
+            found[objective.sample(controller, generator, rng, greedy=True)[0]] = 'greedy'
         for _ in range(samples):
-            genotype = (controller.sample(generator=generator).genotype
-                        if search['strategy'] == 'controller' else space.random_genotype(num_layers, rng))
-            found.setdefault(genotype, 'sampled')
+            found.setdefault(objective.sample(controller, generator, rng)[0], 'sampled')
     return list(found.items())
-
-
-def score(supernet, genotype, lq, gt, scale, batch):
-    """Mean PSNR (on Y, a gray patch on its own channel; crop = scale) of the supernet path over the patches."""
-    psnrs = []
-    with torch.no_grad():
-        for i in range(0, len(lq), batch):
-            sr = supernet(lq[i:i + batch], genotype).clamp(0, 1)
-            psnrs.append(psnr_pt(sr, gt[i:i + batch], scale))
-    return torch.cat(psnrs).mean().item()
 
 
 def retrain_options(opt, genotype, name, num_feat, total_iter):
     """A BasicSR training option file for the derived network, on the search's data (all training images)."""
     net = copy.deepcopy(opt['network_g'])
-    train_set = {k: v for k, v in copy.deepcopy(opt['datasets']['train']).items()
-                 if k not in ('split', 'weights_ratio', 'split_seed', 'base_type')}
-    train_set['type'] = opt['datasets']['train'].get('base_type', 'PairedImageDataset')
-    datasets = {'train': train_set}
+    datasets = {'train': base_options(opt['datasets']['train'])}
     datasets.update({k: copy.deepcopy(v) for k, v in opt['datasets'].items() if k.startswith('val')})
     train = copy.deepcopy(opt['train'])
     for key in ('optim_c', 'scheduler_c'):
@@ -202,17 +182,16 @@ def derive(args):
     controller = load_network(opt['network_c'], net_c_path, f'{args.opt}: network_c')
     hp = supernet.hparams
     num_feat = args.num_feat or search['cost_num_feat']  # width of the exported HNASNet
-    table = PathCostTable(search['cost_num_feat'], hp['num_layers'], hp['upscale'], hp['num_in_ch'], hp['num_out_ch'],
-                          tuple(search['cost_lr_size']))
+    objective = SearchObjective(search, hp)
     print(f'derive: checkpoints {net_g_path}, {net_c_path}', flush=True)
     lq, gt = controller_patches(opt, args.max_patches)
     print(f'derive: scoring on {len(lq)} held-out patches of the controller split (never a test set)', flush=True)
     rows = []
-    for genotype, origin in tqdm(candidates(controller, search, hp['num_layers'], args.samples, args.seed),
+    for genotype, origin in tqdm(candidates(objective, controller, args.samples, args.seed),
                                  desc='scoring architectures', unit='arch'):
-        psnr = score(supernet, genotype, lq, gt, hp['upscale'], args.batch)
-        cost = table.cost(genotype)
-        value = reward(psnr, cost.macs / (search['cost_unit'] * 1e9), search['lambda'], 1.0)
+        psnr = objective.psnr(supernet, genotype, lq, gt, args.batch)
+        cost = objective.cost_table.cost(genotype)
+        value = objective.reward(psnr, objective.cost(genotype))
         rows.append(dict(origin=origin, genotype=genotype.describe(), position=genotype.position, psnr_db=psnr,
                          gmacs=cost.macs / 1e9, mparams=cost.params / 1e6, reward=value, _genotype=genotype))
     rows.sort(key=lambda r: r['reward'], reverse=True)
