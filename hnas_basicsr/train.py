@@ -2,11 +2,13 @@
 ``hnas-train -opt X.yml``."""
 import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 from basicsr.train import train_pipeline
+from hnas_basicsr.cli import root_outside_checkout
 from hnas_basicsr.runtime import run
 
 
 def main():
-    """The ``hnas-train`` command."""
+    """The ``hnas-train`` command (root: :func:`~hnas_basicsr.cli.root_outside_checkout`)."""
+    root_outside_checkout()
     run(train_pipeline)
 
 
