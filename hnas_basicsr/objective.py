@@ -40,7 +40,8 @@ def search_options(opt):
         raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
     if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
             not search['cost_unit'] > 0:
-        raise ValueError(f"search.cost_unit: expected a positive number of G multiply-adds, got {search['cost_unit']!r}")
+        raise ValueError(f'search.cost_unit: expected a positive number of G multiply-adds, '
+                         f"got {search['cost_unit']!r}")
     size = search['cost_lr_size']
     if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
