@@ -30,6 +30,7 @@ from hnas_basicsr.nas.reward import MovingAverageBaseline
 from hnas_basicsr.networks import save_atomic
 from hnas_basicsr.objective import SearchObjective, search_options
 
+
 def cycle(loader):
     """Endless batches from a dataloader (a new shuffle per pass)."""
     while True:
