@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 
-import hnas_basicsr.archs  # noqa: F401
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import torch
 from basicsr.archs.edsr_arch import EDSR
 from torch.nn import functional as F

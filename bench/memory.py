@@ -26,7 +26,7 @@ import sys
 import time
 from os import path as osp
 
-import hnas_basicsr  # noqa: F401  (torchvision alias before basicsr)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
 CASES = ('search', 'search_paper', 'retrain_A_64', 'infer_whole', 'infer_tiled')
@@ -43,7 +43,6 @@ def search_case(batch, gt_size):
     import yaml
     from basicsr.models import build_model
 
-    import hnas_basicsr.models  # noqa: F401
     opt = yaml.safe_load(open(osp.join(ROOT, 'options', 'hnas_search.yml')))
     opt.pop('datasets')
     opt['search'].update(weight_steps=2, controller_steps=2)

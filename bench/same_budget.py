@@ -25,7 +25,7 @@ from os import path as osp
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
 sys.path.insert(0, ROOT)
 
-import hnas_basicsr.archs  # noqa: E402,F401  (registers HNASNet before basicsr builds networks)
+import hnas_basicsr  # noqa: E402,F401  (registers the plugin; before basicsr)
 import yaml  # noqa: E402
 from basicsr.archs import build_network  # noqa: E402
 

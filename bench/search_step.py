@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 
-import hnas_basicsr.archs  # noqa: F401
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import torch
 import yaml
 from torch.nn import functional as F

@@ -23,7 +23,7 @@ import time
 from os import path as osp
 
 import cv2
-import hnas_basicsr  # noqa: F401  (before basicsr: installs the torchvision alias)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import numpy as np
 import torch
 from basicsr.metrics.psnr_ssim import calculate_psnr_pt

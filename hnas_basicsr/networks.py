@@ -3,7 +3,6 @@ import copy
 import os
 import pickle
 
-import hnas_basicsr.archs  # noqa: F401  (registers this plugin's archs beside basicsr's)
 import torch
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY

@@ -3,8 +3,6 @@ import importlib
 import os
 from os import path as osp
 
-import hnas_basicsr  # noqa: F401  (torchvision alias before basicsr is imported)
-
 
 def import_modules(package: str, suffix: str):
     """Import every ``*<suffix>`` file (e.g. '_arch.py') of the folder of ``package``."""

@@ -1,9 +1,15 @@
-"""Test with BasicSR's own pipeline and CLI: python hnas_basicsr/test.py -opt X.yml."""
-import hnas_basicsr.archs  # noqa: F401
-import hnas_basicsr.data  # noqa: F401
-import hnas_basicsr.models  # noqa: F401
+"""Test with BasicSR's own pipeline and CLI: ``python hnas_basicsr/test.py -opt X.yml``, or ``hnas-test -opt X.yml``."""
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 from basicsr.test import test_pipeline
+from hnas_basicsr.cli import root_outside_checkout
 from hnas_basicsr.runtime import run
 
-if __name__ == '__main__':
+
+def main():
+    """The ``hnas-test`` command (root: :func:`~hnas_basicsr.cli.root_outside_checkout`)."""
+    root_outside_checkout()
     run(test_pipeline)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,9 +1,16 @@
-"""Train with BasicSR's own pipeline and CLI: python hnas_basicsr/train.py -opt X.yml [--auto_resume]."""
-import hnas_basicsr.archs  # noqa: F401  (registers HNASNet, HNASSuperNet, HNASController)
-import hnas_basicsr.data  # noqa: F401
-import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
+"""Train with BasicSR's own pipeline and CLI: ``python hnas_basicsr/train.py -opt X.yml [--auto_resume]``, or
+``hnas-train -opt X.yml``."""
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 from basicsr.train import train_pipeline
+from hnas_basicsr.cli import root_outside_checkout
 from hnas_basicsr.runtime import run
 
-if __name__ == '__main__':
+
+def main():
+    """The ``hnas-train`` command (root: :func:`~hnas_basicsr.cli.root_outside_checkout`)."""
+    root_outside_checkout()
     run(train_pipeline)
+
+
+if __name__ == '__main__':
+    main()

@@ -353,7 +353,7 @@ def _check_logger(c, opt):
 
 
 def _check_search(c, opt, nets):
-    from hnas_basicsr.models.hnas_search_model import search_options
+    from hnas_basicsr.objective import search_options
     try:
         search_options(opt)
     except ValueError as exc:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-import hnas_basicsr.archs  # noqa: F401  (registers the plugin's networks)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
+from hnas_basicsr.tools import prepare_data
 from synthetic import synthetic_image
 from tiny_options import SINGLE, TINY
-from tool_modules import load_tool
 
 torch.set_num_threads(2)
 
@@ -16,7 +16,6 @@ torch.set_num_threads(2)
 def root(tmp_path_factory):
     """A run root ($HNAS_ROOT) with tiny prepared data sets under ``datasets/`` (see tiny_options) and an empty
     ``options/`` folder."""
-    prepare_data = load_tool('prepare_data')
     root = tmp_path_factory.mktemp('root')
     rng = np.random.default_rng(0)
     for name, count, size in ((TINY, 5, (48, 60)), (SINGLE, 3, (24, 24))):

@@ -1,5 +1,5 @@
-"""tools/benchmark.py and hnas_basicsr.benchmark: table, CSV and plot; the published bicubic rows; basicsr agreement;
-tiling; errors."""
+"""hnas_basicsr.tools.benchmark (tools/benchmark.py) and hnas_basicsr.benchmark: table, CSV and plot; the published
+bicubic rows; basicsr agreement; tiling; errors."""
 import csv
 import os
 import re
@@ -17,8 +17,8 @@ from hnas_basicsr.archs.hnas_arch import HNASNet
 from hnas_basicsr.benchmark import forward_tiled, load_hr, pairs_at
 from hnas_basicsr.images import imresize_uint8
 from hnas_basicsr.nas.genotype import published_genotypes
+from hnas_basicsr.tools import benchmark, prepare_data
 from synthetic import synthetic_image
-from tool_modules import load_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_TEST = os.path.join(REPO, os.pardir, 'shared', 'datasets', 'test')
@@ -28,7 +28,6 @@ PUBLISHED_BICUBIC = {'Set5': ((33.66, 0.9299), (30.39, 0.8682), (28.42, 0.8104))
                      'Set14': ((30.24, 0.8688), (27.55, 0.7742), (26.00, 0.7027))}
 
 
-prepare_data, benchmark = load_tool('prepare_data'), load_tool('benchmark')
 EDSR_OPT = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 2, 'upscale': 2}
 EDSR_X3_OPT = dict(EDSR_OPT, upscale=3)
 HNAS_OPT = {'type': 'HNASNet', 'genotype': published_genotypes()['HNAS_C'].to_dict(), 'num_feat': 4, 'upscale': 2}

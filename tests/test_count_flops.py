@@ -1,5 +1,4 @@
 """Multiply-adds: hand-computed counts, the count_flops.py tool on option files and genotypes, its one-line errors."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,12 +9,10 @@ from torch import nn
 
 from hnas_basicsr.nas.cost import count_macs, count_params, protocol
 from hnas_basicsr.nas.genotype import published_genotypes
+from hnas_basicsr.tools import count_flops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, 'tools', 'count_flops.py')
-_spec = importlib.util.spec_from_file_location('count_flops', TOOL)
-count_flops = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(count_flops)
 
 # A tiny basicsr EDSR (4 features, 1 residual block, x2) on an 8x8 LR input: 64 LR pixels, 256 HR pixels.
 TINY_EDSR = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 4, 'num_block': 1, 'upscale': 2}

@@ -1,17 +1,16 @@
-"""tools/derive.py on a tiny search experiment (tiny data, tiny supernet, checkpoints written directly).
+"""hnas_basicsr.tools.derive (tools/derive.py, hnas-derive) on a tiny search experiment (tiny data, tiny supernet, checkpoints written directly).
 
 No training loop runs to build the experiment: the checkpoints are freshly built networks saved in BasicSR's
 format, which is all derive.py reads. One derive run (module fixture) serves most tests.
 """
 import csv
-import importlib.util
 import os
 import random
 import re
 import subprocess
 import sys
 
-import hnas_basicsr  # noqa: F401  (before basicsr: torchvision alias)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import cv2
 import numpy as np
 import pytest
@@ -21,27 +20,17 @@ from basicsr.archs import build_network
 from basicsr.data import build_dataset
 from basicsr.metrics.psnr_ssim import calculate_psnr_pt
 
-import hnas_basicsr.archs  # noqa: F401
-import hnas_basicsr.data  # noqa: F401
 from hnas_basicsr.archs.hnas_arch import HNASNet
 from hnas_basicsr.data.hnas_split_dataset import source_image
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import count_cost
 from hnas_basicsr.nas.genotype import Genotype
 from hnas_basicsr.nas.reward import reward
+from hnas_basicsr.tools import derive as derive_tool
+from hnas_basicsr.tools import prepare_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool', os.path.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-derive_tool = load_tool('derive')
-prepare_data = load_tool('prepare_data')
 
 LAYERS = 3  # L of the tiny supernet and controller
 SEARCH_FEAT = 4  # supernet width

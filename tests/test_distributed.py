@@ -34,8 +34,7 @@ def run_search(rank, world, init_file, out):
     import torch.distributed as dist
     from basicsr.models import build_model
 
-    import hnas_basicsr.archs  # noqa: F401
-    import hnas_basicsr.models  # noqa: F401
+    import hnas_basicsr  # noqa: F401  (registers the plugin)
     from hnas_basicsr.nas import space
     from hnas_basicsr.runtime import patch_basicsr
     torch.set_num_threads(1)

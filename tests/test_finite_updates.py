@@ -1,7 +1,7 @@
 """A NaN/Inf loss, gradient or reward skips its update: weights, controller and baseline stay as they were."""
 import copy
 
-import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import numpy as np
 import pytest
 import torch

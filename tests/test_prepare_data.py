@@ -1,10 +1,9 @@
-"""tools/prepare_data.py: paired HR/LR images, aligned sub-images, LMDBs, holdout, re-runs and errors."""
-import importlib.util
+"""hnas_basicsr.tools.prepare_data (tools/prepare_data.py, hnas-prepare-data): paired HR/LR images, aligned sub-images, LMDBs, holdout, re-runs and errors."""
 import os
 import subprocess
 import sys
 
-import hnas_basicsr  # noqa: F401  (before basicsr: torchvision alias)
+import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import cv2
 import numpy as np
 import pytest
@@ -12,11 +11,10 @@ from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils.file_client import LmdbBackend
 from basicsr.utils.matlab_functions import imresize
 
+from hnas_basicsr.tools import prepare_data
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, 'tools', 'prepare_data.py')
-_spec = importlib.util.spec_from_file_location('prepare_data', TOOL)
-prepare_data = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(prepare_data)
 
 SUB = ['--crop-size', '24', '--step', '12']
 SIZES = {'a': (65, 77), 'b': (60, 72), 'c': (60, 72)}  # a is modcropped to 60x72

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from basicsr.archs import build_network
 
-from hnas_basicsr.models.hnas_search_model import search_options
+from hnas_basicsr.objective import search_options
 
 FILES = ['options/hnas_search.yml'] + sorted(glob.glob('options/search/*.yml'))
 

@@ -197,7 +197,6 @@ def test_search_with_a_controller_split_smaller_than_a_batch_fails_clearly(root,
 
 def test_random_search_resumes_its_sampler(tmp_path):
     """The random strategy's sampler (not exercised by the runs above) continues after a resume: in-process."""
-    import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
     from basicsr.models import build_model
 
     opt = search_options('search_random', 6)

@@ -9,13 +9,34 @@ from torch.utils import data
 
 _SUB_IMAGE = re.compile(r'_s\d+$')
 SPLITS = ('weights', 'controller')
-_SPLIT_KEYS = ('split', 'weights_ratio', 'split_seed', 'base_type', 'type', 'name')
+SPLIT_KEYS = ('split', 'weights_ratio', 'split_seed', 'base_type')  # HNASSplitDataset's own options
 _BASES = {}  # one wrapped dataset per options: an LMDB cannot be opened twice in one process
 
 
-def _base_dataset(opt):
-    base_opt = {k: v for k, v in copy.deepcopy(opt).items() if k not in _SPLIT_KEYS}
+def base_options(opt):
+    """The options of the dataset that HNASSplitDataset options wrap: its own keys dropped, ``type`` its
+    ``base_type``."""
+    base_opt = {k: v for k, v in copy.deepcopy(opt).items() if k not in SPLIT_KEYS}
     base_opt['type'] = opt.get('base_type', 'PairedImageDataset')
+    return base_opt
+
+
+def controller_split(opt):
+    """The options of the controller split of a training set given by HNASSplitDataset options.
+
+    Raises:
+        ValueError: If ``opt`` are not HNASSplitDataset options.
+    """
+    if not isinstance(opt, dict) or opt.get('type') != 'HNASSplitDataset':
+        found = opt.get('type') if isinstance(opt, dict) else opt
+        raise ValueError('datasets.train.type: the search needs HNASSplitDataset (weight and controller splits of '
+                         f'the training images; architectures are scored on the controller split), got {found!r}')
+    return dict(copy.deepcopy(opt), split='controller')
+
+
+def _base_dataset(opt):
+    base_opt = base_options(opt)
+    base_opt.pop('name', None)  # both splits of one training set share the wrapped dataset
     key = repr(sorted(base_opt.items()))
     if key not in _BASES:
         _BASES[key] = DATASET_REGISTRY.get(base_opt['type'])(base_opt)

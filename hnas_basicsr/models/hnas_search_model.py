@@ -22,55 +22,13 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from hnas_basicsr.nas import space
-from hnas_basicsr.nas.cost import PathCostTable
-from hnas_basicsr.nas.reward import MovingAverageBaseline, reward
+from hnas_basicsr.data.hnas_split_dataset import controller_split
 from hnas_basicsr.distributed import broadcast_module, broadcast_object, mean_over_ranks
-from hnas_basicsr.metrics import psnr_pt
 from hnas_basicsr.models.finite_updates import guard_optimizer
+from hnas_basicsr.nas import space
+from hnas_basicsr.nas.reward import MovingAverageBaseline
 from hnas_basicsr.networks import save_atomic
-
-SEARCH_DEFAULTS = {
-    'strategy': 'controller',  # or 'random': uniform sampling, no controller training
-    'lambda': 0.6,  # trade-off: lambda * PSNR - (1 - lambda) * Cost
-    'cost_unit': 1000.0,  # one unit of Cost, in G multiply-adds ...
-    'cost_lr_size': [480, 480],  # ... of the derived network for an LR input of this size ...
-    'cost_num_feat': 64,  # ... at its retraining width
-    'entropy_weight': 1.0,  # weight of the mean per-decision entropy added to the reward (paper: 1)
-    'baseline_decay': 0.95,
-    'weight_steps': 100,  # weight steps between two controller rounds (an epoch's worth in Algorithm 1)
-    'controller_steps': 10,  # controller steps per round
-}
-
-
-def search_options(opt):
-    """The ``search`` block of the options with defaults filled in and values checked."""
-    if not isinstance(opt.get('search') or {}, dict):
-        raise ValueError(f"search: expected a mapping, got {opt['search']!r}")
-    unknown = set(opt.get('search') or {}) - set(SEARCH_DEFAULTS)
-    if unknown:
-        raise ValueError(f'search: unknown key(s) {", ".join(sorted(unknown))}; expected {", ".join(SEARCH_DEFAULTS)}')
-    search = dict(SEARCH_DEFAULTS, **(opt.get('search') or {}))
-    if search['strategy'] not in ('controller', 'random'):
-        raise ValueError(f"search.strategy: expected 'controller' or 'random', got {search['strategy']!r}")
-    if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
-        raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
-    if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
-            not search['cost_unit'] > 0:
-        raise ValueError(f"search.cost_unit: expected a positive number of G multiply-adds, got {search['cost_unit']!r}")
-    size = search['cost_lr_size']
-    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise ValueError(f'search.cost_lr_size: expected [H, W], two positive integers, got {size!r}')
-    entropy_weight, decay = search['entropy_weight'], search['baseline_decay']
-    if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) or entropy_weight < 0:
-        raise ValueError(f'search.entropy_weight: expected a number >= 0, got {entropy_weight!r}')
-    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
-        raise ValueError(f'search.baseline_decay: expected a number in [0, 1), got {decay!r}')
-    for key in ('weight_steps', 'controller_steps', 'cost_num_feat'):
-        if isinstance(search[key], bool) or not isinstance(search[key], int) or search[key] < 1:
-            raise ValueError(f'search.{key}: expected a positive integer, got {search[key]!r}')
-    return search
+from hnas_basicsr.objective import SearchObjective, search_options
 
 
 def cycle(loader):
@@ -90,12 +48,8 @@ class HNASSearchModel(SRModel):
         super().__init__(opt)
         if self.net_c is None:  # not training: the controller is still needed to sample and derive
             self._build_controller()
-        supernet = self.get_bare_model(self.net_g)
-        hp = supernet.hparams
-        self.num_layers, self.scale = hp['num_layers'], hp['upscale']
-        self.num_decisions = len(space.decisions(self.num_layers))
-        self.cost_table = PathCostTable(self.search['cost_num_feat'], hp['num_layers'], hp['upscale'],
-                                        hp['num_in_ch'], hp['num_out_ch'], tuple(self.search['cost_lr_size']))
+        self.objective = SearchObjective(self.search, self.get_bare_model(self.net_g).hparams)
+        self.num_layers = self.objective.num_layers
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(opt.get('manual_seed') or 0)
         self.rng = random.Random(opt.get('manual_seed') or 0)  # the random strategy's sampler
@@ -134,11 +88,7 @@ class HNASSearchModel(SRModel):
 
     def _controller_loader(self):
         """Batches of the controller split: the training set's options with ``split: controller``."""
-        dataset_opt = copy.deepcopy(self.opt['datasets']['train'])
-        if dataset_opt.get('type') != 'HNASSplitDataset':
-            raise ValueError('datasets.train.type: the search needs HNASSplitDataset (weight and controller splits '
-                             f"of the training images), got {dataset_opt.get('type')!r}")
-        dataset_opt['split'] = 'controller'
+        dataset_opt = controller_split(self.opt['datasets']['train'])
         dataset = build_dataset(dataset_opt)
         loader = build_dataloader(dataset, dataset_opt, num_gpu=self.opt['num_gpu'], dist=False, sampler=None,
                                   seed=self.opt['manual_seed'])
@@ -151,10 +101,7 @@ class HNASSearchModel(SRModel):
     # ---- sampling and reward --------------------------------------------------------------------------------------
     def sample(self, greedy=False):
         """One architecture from the strategy: a ControllerSample-like (genotype, log_prob, entropy)."""
-        if self.search['strategy'] == 'random' and not greedy:
-            return space.random_genotype(self.num_layers, self.rng), None, None
-        result = self.net_c.sample(greedy=greedy, generator=self.generator)
-        return result.genotype, result.log_prob, result.entropy
+        return self.objective.sample(self.net_c, self.generator, self.rng, greedy)
 
     def sample_genotype(self):
         """An architecture for a weight step (no graph through the controller); rank 0's on every rank."""
@@ -169,15 +116,12 @@ class HNASSearchModel(SRModel):
     def evaluate(self, genotype, lq, gt):
         """(PSNR on Y with crop = scale, a gray patch on its own channel, in dB, averaged over the batch; Cost in cost
         units) of ``genotype``."""
-        with torch.no_grad():
-            sr = self.get_bare_model(self.net_g)(lq, genotype)
-        psnr = psnr_pt(sr.clamp(0, 1), gt, self.scale).mean().item()
+        psnr = self.objective.psnr(self.get_bare_model(self.net_g), genotype, lq, gt)
         psnr = mean_over_ranks(psnr)  # each rank rewards on its own batch: the reward of the global batch
-        return psnr, self.cost_table.cost(genotype).macs / (self.search['cost_unit'] * 1e9)
+        return psnr, self.objective.cost(genotype)
 
     def joint_reward(self, psnr, cost, entropy):
-        return (reward(psnr, cost, self.search['lambda'], 1.0) +
-                self.search['entropy_weight'] * float(entropy.detach()) / self.num_decisions)
+        return self.objective.reward(psnr, cost) + self.objective.entropy_bonus(entropy)
 
     # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
     def optimize_parameters(self, current_iter):
@@ -244,7 +188,7 @@ class HNASSearchModel(SRModel):
         trained = net.genotype
         genotype = self.greedy_genotype() or trained
         net.set_genotype(genotype)
-        cost = self.cost_table.cost(genotype)
+        cost = self.objective.cost_table.cost(genotype)
         get_root_logger().info(f'Validating architecture: {genotype.describe()}; derived network: '
                                f'{cost.params / 1e6:.3f} M params, {cost.macs / 1e9:.1f} G multiply-adds '
                                f'({self.search["cost_lr_size"]} LR input, {self.search["cost_num_feat"]} channels)')

@@ -1,0 +1,106 @@
+"""The search objective, one definition for the search (HNASSearchModel) and for derive.
+
+The options' ``search`` block sets it: an architecture's reward is ``lambda * PSNR - (1 - lambda) * Cost``, with
+PSNR on Y (crop = scale; a gray patch on its own channel, :func:`hnas_basicsr.metrics.psnr_pt`) of the supernet's
+path, and Cost the multiply-adds of the derived HNASNet (``cost_num_feat`` channels, a ``cost_lr_size`` LR input,
+:class:`~hnas_basicsr.nas.cost.PathCostTable`) in units of ``cost_unit`` G. The search adds an entropy bonus.
+Architectures come from the controller (``strategy: controller``) or uniformly from the space (``random``).
+"""
+import torch
+
+from hnas_basicsr.metrics import psnr_pt
+from hnas_basicsr.nas import space
+from hnas_basicsr.nas.cost import PathCostTable
+from hnas_basicsr.nas.reward import reward
+
+SEARCH_DEFAULTS = {
+    'strategy': 'controller',  # or 'random': uniform sampling, no controller training
+    'lambda': 0.6,  # trade-off: lambda * PSNR - (1 - lambda) * Cost
+    'cost_unit': 1000.0,  # one unit of Cost, in G multiply-adds ...
+    'cost_lr_size': [480, 480],  # ... of the derived network for an LR input of this size ...
+    'cost_num_feat': 64,  # ... at its retraining width
+    'entropy_weight': 1.0,  # weight of the mean per-decision entropy added to the reward (paper: 1)
+    'baseline_decay': 0.95,
+    'weight_steps': 100,  # weight steps between two controller rounds (an epoch's worth in Algorithm 1)
+    'controller_steps': 10,  # controller steps per round
+}
+
+
+def search_options(opt):
+    """The ``search`` block of the options with defaults filled in and values checked."""
+    if not isinstance(opt.get('search') or {}, dict):
+        raise ValueError(f"search: expected a mapping, got {opt['search']!r}")
+    unknown = set(opt.get('search') or {}) - set(SEARCH_DEFAULTS)
+    if unknown:
+        raise ValueError(f'search: unknown key(s) {", ".join(sorted(unknown))}; expected {", ".join(SEARCH_DEFAULTS)}')
+    search = dict(SEARCH_DEFAULTS, **(opt.get('search') or {}))
+    if search['strategy'] not in ('controller', 'random'):
+        raise ValueError(f"search.strategy: expected 'controller' or 'random', got {search['strategy']!r}")
+    if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
+        raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
+    if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
+            not search['cost_unit'] > 0:
+        raise ValueError(f'search.cost_unit: expected a positive number of G multiply-adds, '
+                         f"got {search['cost_unit']!r}")
+    size = search['cost_lr_size']
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise ValueError(f'search.cost_lr_size: expected [H, W], two positive integers, got {size!r}')
+    entropy_weight, decay = search['entropy_weight'], search['baseline_decay']
+    if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) or entropy_weight < 0:
+        raise ValueError(f'search.entropy_weight: expected a number >= 0, got {entropy_weight!r}')
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+        raise ValueError(f'search.baseline_decay: expected a number in [0, 1), got {decay!r}')
+    for key in ('weight_steps', 'controller_steps', 'cost_num_feat'):
+        if isinstance(search[key], bool) or not isinstance(search[key], int) or search[key] < 1:
+            raise ValueError(f'search.{key}: expected a positive integer, got {search[key]!r}')
+    return search
+
+
+class SearchObjective:
+    """Sampling, scoring and rewarding architectures of a supernet as the options' ``search`` block says.
+
+    Args:
+        search (dict): The options' ``search`` block, as :func:`search_options` returns it.
+        hparams (dict): The supernet's ``hparams`` (``num_layers``, ``upscale``, ``num_in_ch``, ``num_out_ch``).
+    """
+
+    def __init__(self, search, hparams):
+        self.options = search
+        self.num_layers, self.scale = hparams['num_layers'], hparams['upscale']
+        self.num_decisions = len(space.decisions(self.num_layers))
+        self.cost_table = PathCostTable(self.options['cost_num_feat'], hparams['num_layers'], hparams['upscale'],
+                                        hparams['num_in_ch'], hparams['num_out_ch'],
+                                        tuple(self.options['cost_lr_size']))
+
+    def sample(self, controller, generator, rng, greedy=False):
+        """(genotype, log-probability, entropy) of one architecture: the controller's sample (``greedy``: its most
+        likely one), or with the random strategy a uniform one (``rng``, a random.Random) without log-probability and
+        entropy (None)."""
+        if self.options['strategy'] == 'random' and not greedy:
+            return space.random_genotype(self.num_layers, rng), None, None
+        result = controller.sample(greedy=greedy, generator=generator)
+        return result.genotype, result.log_prob, result.entropy
+
+    def psnr(self, supernet, genotype, lq, gt, batch=None):
+        """Mean PSNR (dB) of the supernet's path ``genotype`` over the (lq, gt) patches, ``batch`` at a time (default:
+        all at once): on Y, a gray patch on its own channel, ``scale`` pixels of border cropped."""
+        batch = batch or len(lq)
+        psnrs = []
+        with torch.no_grad():
+            for i in range(0, len(lq), batch):
+                sr = supernet(lq[i:i + batch], genotype).clamp(0, 1)
+                psnrs.append(psnr_pt(sr, gt[i:i + batch], self.scale))
+        return torch.cat(psnrs).mean().item()
+
+    def cost(self, genotype):
+        """Cost of ``genotype`` in units of ``cost_unit`` G multiply-adds (see :attr:`cost_table`)."""
+        return self.cost_table.cost(genotype).macs / (self.options['cost_unit'] * 1e9)
+
+    def reward(self, psnr, cost):
+        """``lambda * psnr - (1 - lambda) * cost``, cost in cost units."""
+        return reward(psnr, cost, self.options['lambda'], 1.0)
+
+    def entropy_bonus(self, entropy):
+        """``entropy_weight`` times the controller sample's mean entropy per decision (a tensor)."""
+        return self.options['entropy_weight'] * float(entropy.detach()) / self.num_decisions

@@ -1,0 +1,2 @@
+"""The command-line tools: console scripts ``hnas-derive``, ``hnas-benchmark``, ``hnas-count-flops`` and
+``hnas-prepare-data``, also run as ``python tools/<name>.py``. Each module's ``main(argv)`` returns the exit status."""
