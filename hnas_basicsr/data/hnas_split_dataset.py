@@ -15,7 +15,7 @@ _BASES = {}  # one wrapped dataset per options: an LMDB cannot be opened twice i
 
 def _base_dataset(opt):
     base_opt = {k: v for k, v in copy.deepcopy(opt).items() if k not in _SPLIT_KEYS}
-    base_opt['type'] = opt.get('base_type', 'PairedImageDataset')
+    base_opt['type'] = opt.get('base_type', 'HNASPairedImageDataset')
     key = repr(sorted(base_opt.items()))
     if key not in _BASES:
         _BASES[key] = DATASET_REGISTRY.get(base_opt['type'])(base_opt)
@@ -56,8 +56,8 @@ class HNASSplitDataset(data.Dataset):
 
     Args:
         opt (dict): ``split`` ('weights' or 'controller'), ``weights_ratio`` (default 0.4),
-            ``split_seed`` (default 0), ``base_type`` (default 'PairedImageDataset') and the
-            options of the wrapped dataset.
+            ``split_seed`` (default 0), ``base_type`` (default 'HNASPairedImageDataset') and
+            the options of the wrapped dataset.
     """
 
     def __init__(self, opt):
