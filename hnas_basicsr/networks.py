@@ -31,8 +31,8 @@ def load_checkpoint(path):
     except FileNotFoundError:
         raise ToolError(f'{path}: checkpoint not found') from None
     except pickle.UnpicklingError as exc:
-        found = [line.strip() for line in str(exc).splitlines() if 'Unsupported global' in line]
-        if found:
+        found = [line.strip() for line in str(exc).splitlines() if 'global' in line.lower()]
+        if found:  # a class or function to import and call (random bytes give an unsupported operand instead)
             raise ToolError(f'{path}: refused: the file holds Python objects, not only tensors, and loading it '
                             f'could run code ({found[0][:120]})') from None
         detail = next((line.strip() for line in str(exc).splitlines() if 'Unsupported' in line), one_line(exc))
