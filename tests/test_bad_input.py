@@ -1,8 +1,8 @@
 """Bad input everywhere a user types: one clear line, a non-zero exit, no code run, nothing written.
 
-The runs go through the real entry point (``hnas_basicsr.runtime.run`` around basicsr's train pipeline), in this
-process for speed (``sys.argv`` set as the command line would); a booby-trapped checkpoint and a random-byte option
-file also go through a subprocess, to see the exit status and the absence of a traceback as a shell user would.
+The runs go through the real entry points (``hnas_basicsr.runtime.run`` around basicsr's train pipeline, a tool's
+``main``), in this process for speed (``sys.argv`` set as the command line would); a random-byte option file also
+goes through a subprocess, to see the exit status and the absence of a traceback as a shell user would.
 """
 import copy
 import io
@@ -91,16 +91,11 @@ def test_a_booby_trapped_checkpoint_is_refused_and_runs_nothing(root, tmp_path, 
     torch.save({'params': {'weight': Trap(str(marker))}}, trapped)
     with pytest.raises(ToolError, match='refused: the file holds Python objects'):
         load_checkpoint(str(trapped))
-    # as a pretrained network, through the CLI in a subprocess: one line, exit status 2, no traceback
+    # as a pretrained network
     opt = quick(retrain_options(name='trap_pretrain'))
     opt['path']['pretrain_network_g'] = str(trapped)
-    (root / 'trap.yml').write_text(yaml.safe_dump(opt))
-    proc = subprocess.run([sys.executable, os.path.join(REPO, 'hnas_basicsr', 'train.py'), '-opt',
-                           str(root / 'trap.yml')], env=dict(os.environ, HNAS_ROOT=str(root)), capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(PREFIX) and f'path.pretrain_network_g: {trapped}: refused' in last, last
+    message, path = train(root, opt, monkeypatch)
+    assert_one_line(message, path, f'path.pretrain_network_g: {trapped}: refused')
     # as a training state found by --auto_resume
     states = root / 'experiments' / 'trap_resume' / 'training_states'
     states.mkdir(parents=True)
@@ -110,7 +105,7 @@ def test_a_booby_trapped_checkpoint_is_refused_and_runs_nothing(root, tmp_path, 
     assert not marker.exists()
 
 
-def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, monkeypatch):
+def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, monkeypatch, capsys):
     marker = tmp_path / 'pwned'
     text = yaml.safe_dump(quick(retrain_options(name='yaml_trap'))).replace(
         'name: yaml_trap', f'name: !!python/object/apply:os.system ["touch {marker}"]')
@@ -118,9 +113,9 @@ def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, m
     assert_one_line(message, path, 'refused: Python tags could run code')
     genotype = tmp_path / 'genotype.yml'
     genotype.write_text(f'position: !!python/object/apply:os.system ["touch {marker}"]\n')
-    proc = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'count_flops.py'), '--genotype',
-                           str(genotype)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and 'refused' in proc.stderr, proc.stderr
+    assert load_tool('count_flops').main(['--genotype', str(genotype)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'refused' in err, err
     assert not marker.exists()
     assert not (root / 'experiments' / 'yaml_trap').exists()
 
