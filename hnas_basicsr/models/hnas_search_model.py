@@ -80,7 +80,8 @@ def cycle(loader):
 class HNASSearchModel(HNASSRModel):
     """BasicSR model of the HNAS search: supernet weights and controller, interleaved (Algorithm 1).
 
-    An HNASSRModel: checkpoints, loading, DDP and the non-finite guard (of both optimizers) are its.
+    Checkpoints, safe loading, DDP and the non-finite guard come from HNASSRModel; the controller's optimizer is
+    guarded too.
     """
 
     def __init__(self, opt):
