@@ -19,12 +19,16 @@ def one_line(exc):
 
 
 def load_yaml(path):
-    """``yaml.safe_load`` of a file, with read and parse errors as ToolError."""
+    """``yaml.safe_load`` of a UTF-8 file, with read, decoding and parse errors as ToolError."""
     try:
-        with open(path) as f:
-            return yaml.safe_load(f)
+        with open(path, 'rb') as f:
+            text = f.read().decode('utf-8')
+        return yaml.safe_load(text)
     except OSError as exc:
         raise ToolError(f'{path}: cannot read ({exc.strerror})') from None
+    except UnicodeDecodeError as exc:
+        raise ToolError(f'{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); '
+                        'save it as UTF-8') from None
     except yaml.YAMLError as exc:
         refused = ' (refused: Python tags could run code)' if 'python/' in str(exc) else ''
         raise ToolError(f'{path}: not valid YAML{refused} ({" ".join(str(exc).split())})') from None

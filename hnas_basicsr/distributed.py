@@ -1,6 +1,6 @@
 """Distributed runs on BasicSR's launchers (torchrun, slurm) with the backend of the options: nccl on GPUs,
-gloo on CPUs. basicsr 1.4.2 hard-codes nccl and CUDA device ids; these replace its ``init_dist`` and
-``model_to_device`` (installed by :func:`hnas_basicsr.runtime.patch_basicsr`)."""
+gloo on CPUs. basicsr 1.4.2 hard-codes nccl and CUDA device ids: :func:`init_dist` replaces its own
+(:mod:`hnas_basicsr.patches`), :func:`wrap_model` is ``HNASSRModel.model_to_device``."""
 import inspect
 import os
 import subprocess
@@ -46,17 +46,18 @@ def _slurm_environment(port):
     os.environ.update(WORLD_SIZE=str(ntasks), RANK=str(proc_id), LOCAL_RANK=str(proc_id % per_node))
 
 
-def model_to_device(self, net):
-    """BaseModel.model_to_device: DDP with CUDA device ids on GPUs only, and without buffer broadcasts in the
-    forward pass (basicsr validates on rank 0 alone, where a broadcast would wait for the other ranks forever)."""
-    net = net.to(self.device)
-    if self.opt['dist']:
-        device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
+def wrap_model(net, opt, device):
+    """``net`` on ``device``, in DDP when ``opt['dist']`` (CUDA device ids on GPUs only, no buffer broadcasts in the
+    forward pass: basicsr validates on rank 0 alone, where a broadcast would wait for the other ranks forever), in
+    DataParallel on several GPUs."""
+    net = net.to(device)
+    if opt['dist']:
+        device_ids = [torch.cuda.current_device()] if device.type == 'cuda' else None
         no_forward_sync = {'forward_sync_buffers': False} if 'forward_sync_buffers' in inspect.signature(
             DistributedDataParallel).parameters else {'broadcast_buffers': False}  # (the name before torch 2.14)
         net = DistributedDataParallel(net, device_ids=device_ids, **no_forward_sync,
-                                      find_unused_parameters=self.opt.get('find_unused_parameters', False))
-    elif self.opt['num_gpu'] > 1:
+                                      find_unused_parameters=opt.get('find_unused_parameters', False))
+    elif opt['num_gpu'] > 1:
         net = DataParallel(net)
     return net
 

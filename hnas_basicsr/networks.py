@@ -30,11 +30,15 @@ def load_checkpoint(path):
     except FileNotFoundError:
         raise ToolError(f'{path}: checkpoint not found') from None
     except pickle.UnpicklingError as exc:
-        found = [line.strip() for line in str(exc).splitlines() if 'Unsupported global' in line]
-        raise ToolError(f'{path}: refused: the file holds Python objects, not only tensors, and loading it could '
-                        f'run code ({(found or ["weights_only=True"])[0][:120]})') from None
-    except Exception as exc:  # truncated or foreign files
-        raise ToolError(f'{path}: not a readable checkpoint ({one_line(exc)})') from None
+        found = [line.strip() for line in str(exc).splitlines() if 'global' in line.lower()]
+        if found:  # a class or function to import and call (random bytes give an unsupported operand instead)
+            raise ToolError(f'{path}: refused: the file holds Python objects, not only tensors, and loading it '
+                            f'could run code ({found[0][:120]})') from None
+        detail = next((line.strip() for line in str(exc).splitlines() if 'Unsupported' in line), one_line(exc))
+        raise ToolError(f'{path}: not a PyTorch checkpoint ({detail[:120]})') from None
+    except Exception as exc:  # truncated, empty or foreign files
+        detail = 'an empty file' if os.path.isfile(path) and not os.path.getsize(path) else one_line(exc)[:160]
+        raise ToolError(f'{path}: not a readable checkpoint ({detail})') from None
 
 
 def load_weights(net, path, param_key='params', strict=True):
@@ -65,7 +69,17 @@ def load_weights(net, path, param_key='params', strict=True):
 
 
 def save_atomic(obj, path):
-    """``torch.save`` to ``path.tmp``, then rename: a kill at any moment leaves either the old file or the new one."""
+    """``torch.save`` to ``path.tmp``, then rename: a kill at any moment leaves either the old file or the new one.
+
+    Raises:
+        ToolError: If the file cannot be written (disk full, no permission); ``path`` is left as it was.
+    """
     tmp = f'{path}.tmp'
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise ToolError(f'{path}: cannot write the checkpoint ({exc.strerror or one_line(exc)}); '
+                        'the previous file is kept') from None

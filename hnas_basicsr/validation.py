@@ -1,9 +1,10 @@
 """Checks of a parsed BasicSR option file before anything is built or written.
 
 Each problem is one :class:`ToolError` line naming the option file, the field, what is expected and what
-was found. The checks cover what this plugin's entry points run: SRModel retraining and HNASSearchModel
-searches on PairedImageDataset / HNASSplitDataset data; the networks are built once here, and the first
-training sample is read, so that constructor and data errors surface before the experiment folder exists.
+was found. The checks cover what this plugin's entry points run: HNASSRModel retraining and HNASSearchModel
+searches on HNASPairedImageDataset / HNASSplitDataset data; the networks are built once here (pretrained weights
+loaded into them), and the first sample of each dataset is read, so that constructor, checkpoint and data errors
+surface before the experiment folder exists.
 """
 import contextlib
 import copy
@@ -144,9 +145,7 @@ def _check_options(opt, path, is_train):
         check_train(opt, path)
         _check_logger(c, opt)
     _check_val(c, opt, is_train)
-    for key, value in (opt.get('path') or {}).items():
-        if key.startswith('pretrain_network') and value is not None and not osp.isfile(str(value)):
-            c.fail(f'path.{key}', f'{value} is not a file')
+    _check_pretrained(c, opt, nets)
     if opt['model_type'] == 'HNASSearchModel':
         _check_search(c, opt, nets)
 
@@ -166,6 +165,24 @@ def _check_networks(c, opt, scale):
         in_ch = opt['network_g'].get('num_in_ch', 3)
         _constructed(c, 'network_g', lambda: _check_upscaling(nets['network_g'], in_ch, scale))
     return nets
+
+
+def _check_pretrained(c, opt, nets):
+    """Load every ``path.pretrain_network_<x>`` into its network: an unreadable, unsafe or foreign file fails here."""
+    from hnas_basicsr.networks import load_weights
+    paths = opt.get('path') or {}
+    for key, value in paths.items():
+        if not key.startswith('pretrain_network') or value is None:
+            continue
+        if not osp.isfile(str(value)):
+            c.fail(f'path.{key}', f'{value} is not a file')
+        suffix = key[len('pretrain_network'):]
+        if f'network{suffix}' in nets:
+            try:
+                load_weights(nets[f'network{suffix}'], value, paths.get(f'param_key{suffix}') or 'params',
+                             paths.get(f'strict_load{suffix}', True))
+            except ToolError as exc:
+                c.fail(f'path.{key}', str(exc))
 
 
 def _check_upscaling(net, in_ch, scale):
@@ -222,7 +239,7 @@ def _check_folder(c, field, folder, io_type):
     meta = osp.join(folder, 'meta_info.txt')
     if not osp.isfile(osp.join(folder, 'data.mdb')) or not osp.isfile(meta):
         c.fail(field, f'{folder} is not an LMDB made by tools/prepare_data.py (no data.mdb or meta_info.txt)')
-    with open(meta) as f:
+    with open(meta, 'rb') as f:
         if not any(line.strip() for line in f):
             c.fail(field, f'{folder}/meta_info.txt lists no image: an empty LMDB')
 

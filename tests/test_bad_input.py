@@ -1,13 +1,14 @@
 """Bad input everywhere a user types: one clear line, a non-zero exit, no code run, nothing written.
 
-The runs go through the real entry point (``hnas_basicsr.runtime.run`` around basicsr's train pipeline), in this
-process for speed (``sys.argv`` set as the command line would); one booby-trapped checkpoint also goes through a
-subprocess, to see the exit status and the absence of a traceback as a shell user would.
+The runs go through the real entry points (``hnas_basicsr.runtime.run`` around basicsr's train pipeline, a tool's
+``main``), in this process for speed (``sys.argv`` set as the command line would); a random-byte option file also
+goes through a subprocess, to see the exit status and the absence of a traceback as a shell user would.
 """
 import copy
 import io
 import os
 import random
+import shutil
 import subprocess
 import sys
 
@@ -23,7 +24,8 @@ from hnas_basicsr.cli import ToolError
 from hnas_basicsr.nas.genotype import Genotype, GenotypeError, published_genotypes
 from hnas_basicsr.networks import load_checkpoint
 from hnas_basicsr.runtime import run
-from tiny_options import retrain_options, search_options
+from tiny_options import TINY, retrain_options, search_options
+from tool_modules import load_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREFIX = 'hnas_basicsr: error: '
@@ -51,12 +53,15 @@ def quick(opt):
 
 
 def train(root, opt, monkeypatch, *args):
-    """Run the training entry point on ``opt`` (a mapping, or YAML text); (error line or None, file written).
+    """Run the training entry point on ``opt`` (a mapping, YAML text or bytes); (error line or None, file written).
 
     A rejection must exit with status 2 and print the line last on stderr.
     """
     path = root / 'options.yml'
-    path.write_text(opt if isinstance(opt, str) else yaml.safe_dump(opt, sort_keys=False))
+    if isinstance(opt, bytes):
+        path.write_bytes(opt)
+    else:
+        path.write_text(opt if isinstance(opt, str) else yaml.safe_dump(opt, sort_keys=False))
     monkeypatch.setenv('HNAS_ROOT', str(root))
     monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(path), *args])
     stderr, original = io.StringIO(), sys.stderr
@@ -86,15 +91,11 @@ def test_a_booby_trapped_checkpoint_is_refused_and_runs_nothing(root, tmp_path, 
     torch.save({'params': {'weight': Trap(str(marker))}}, trapped)
     with pytest.raises(ToolError, match='refused: the file holds Python objects'):
         load_checkpoint(str(trapped))
-    # as a pretrained network, through the CLI in a subprocess: one line, exit status 2, no traceback
+    # as a pretrained network
     opt = quick(retrain_options(name='trap_pretrain'))
     opt['path']['pretrain_network_g'] = str(trapped)
-    (root / 'trap.yml').write_text(yaml.safe_dump(opt))
-    proc = subprocess.run([sys.executable, os.path.join(REPO, 'hnas_basicsr', 'train.py'), '-opt',
-                           str(root / 'trap.yml')], env=dict(os.environ, HNAS_ROOT=str(root)), capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
-    assert proc.stderr.strip().splitlines()[-1].startswith(f'{PREFIX}{trapped}: refused')
+    message, path = train(root, opt, monkeypatch)
+    assert_one_line(message, path, f'path.pretrain_network_g: {trapped}: refused')
     # as a training state found by --auto_resume
     states = root / 'experiments' / 'trap_resume' / 'training_states'
     states.mkdir(parents=True)
@@ -104,7 +105,7 @@ def test_a_booby_trapped_checkpoint_is_refused_and_runs_nothing(root, tmp_path, 
     assert not marker.exists()
 
 
-def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, monkeypatch):
+def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, monkeypatch, capsys):
     marker = tmp_path / 'pwned'
     text = yaml.safe_dump(quick(retrain_options(name='yaml_trap'))).replace(
         'name: yaml_trap', f'name: !!python/object/apply:os.system ["touch {marker}"]')
@@ -112,9 +113,9 @@ def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, m
     assert_one_line(message, path, 'refused: Python tags could run code')
     genotype = tmp_path / 'genotype.yml'
     genotype.write_text(f'position: !!python/object/apply:os.system ["touch {marker}"]\n')
-    proc = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'count_flops.py'), '--genotype',
-                           str(genotype)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and 'refused' in proc.stderr, proc.stderr
+    assert load_tool('count_flops').main(['--genotype', str(genotype)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'refused' in err, err
     assert not marker.exists()
     assert not (root / 'experiments' / 'yaml_trap').exists()
 
@@ -150,9 +151,102 @@ def test_bad_data_and_foreign_checkpoints_give_one_line_and_write_nothing(root, 
     cases.append((foreign, 'does not fit this HNASNet'))
     for opt, expected in cases:
         message, path = train(root, opt, monkeypatch)
-        assert_one_line(message, path if 'fit' not in expected else '', expected)
-        if 'fit' not in expected:  # options are checked before the experiment folder is made
-            assert not (root / 'experiments' / 'bad_data').exists()
+        assert_one_line(message, path, expected)
+        assert not (root / 'experiments' / 'bad_data').exists()  # checked before the experiment folder is made
+
+
+# ---- byte-level damage ---------------------------------------------------------------------------------------------
+TEXT_DAMAGE = ('truncated', 'random_bytes', 'empty', 'latin1', 'utf16')
+BINARY_DAMAGE = ('truncated', 'random_bytes', 'empty', 'utf16')
+
+
+def damaged(data, kind):
+    """A file's bytes cut in half, replaced by 100 random bytes, emptied, given a Latin-1 line, or re-encoded as
+    UTF-16."""
+    if kind == 'truncated':
+        return data[:len(data) // 2]
+    if kind == 'random_bytes':
+        return random.Random(0).randbytes(100)
+    if kind == 'empty':
+        return b''
+    if kind == 'latin1':
+        return data + '# café\n'.encode('latin-1')
+    return data.decode('latin-1').encode('utf-16')
+
+
+def written(root):
+    return {p for folder in ('experiments', 'results', 'tb_logger') for p in (root / folder).rglob('*')}
+
+
+def rejected(root, opt, monkeypatch, *names):
+    """Train on ``opt`` (a mapping or bytes): one line naming ``names``, exit status 2, nothing written."""
+    before = written(root)
+    message, _ = train(root, opt, monkeypatch)
+    assert message is not None, 'accepted'
+    assert message.startswith(PREFIX) and '\n' not in message, message
+    assert all(name in message for name in names), message
+    assert written(root) == before
+
+
+def test_random_bytes_as_option_file_end_train_py_in_one_line(root):
+    path = root / 'random.yml'
+    path.write_bytes(damaged(b'', 'random_bytes'))
+    proc = subprocess.run([sys.executable, os.path.join(REPO, 'hnas_basicsr', 'train.py'), '-opt', str(path)],
+                          env=dict(os.environ, HNAS_ROOT=str(root)), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(f'{PREFIX}{path}: not UTF-8 text')
+
+
+@pytest.mark.parametrize('kind', TEXT_DAMAGE)
+def test_a_damaged_option_file_fails_in_one_line(kind, root, monkeypatch):
+    text = yaml.safe_dump(quick(retrain_options(name=f'damaged_{kind}')), sort_keys=False).encode()
+    rejected(root, damaged(text, kind), monkeypatch, str(root / 'options.yml'))
+
+
+@pytest.mark.parametrize('kind', TEXT_DAMAGE)
+def test_a_damaged_genotype_file_fails_in_one_line(kind, tmp_path, capsys):
+    path = tmp_path / 'genotype.yml'
+    path.write_bytes(damaged(yaml.safe_dump(published_genotypes()['HNAS_A'].to_dict()).encode(), kind))
+    assert load_tool('count_flops').main(['--genotype', str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('count_flops.py: error: ') and err.count('\n') == 1 and str(path) in err, err
+
+
+@pytest.mark.parametrize('kind', BINARY_DAMAGE)
+@pytest.mark.parametrize('role', ['pretrain_network_g', 'resume_state'])
+def test_a_damaged_checkpoint_fails_in_one_line(role, kind, root, tmp_path, monkeypatch):
+    opt = quick(retrain_options(name=f'damaged_{role}_{kind}'))
+    buffer = io.BytesIO()
+    if role == 'pretrain_network_g':
+        torch.save({'params': HNASNet(**{k: v for k, v in opt['network_g'].items() if k != 'type'}).state_dict()},
+                   buffer)
+    else:
+        torch.save({'epoch': 0, 'iter': 2, 'optimizers': [], 'schedulers': []}, buffer)
+    path = tmp_path / 'checkpoint.pth'
+    path.write_bytes(damaged(buffer.getvalue(), kind))
+    opt['path'][role] = str(path)
+    rejected(root, opt, monkeypatch, str(path))
+
+
+@pytest.mark.parametrize('part, kind', [('data.mdb', kind) for kind in BINARY_DAMAGE] +
+                         [('meta_info.txt', kind) for kind in TEXT_DAMAGE])
+def test_a_damaged_lmdb_fails_in_one_line(part, kind, root, tmp_path, monkeypatch):
+    lmdb = tmp_path / 'GTmod12_sub.lmdb'
+    shutil.copytree(root / TINY / 'GTmod12_sub.lmdb', lmdb)
+    (lmdb / part).write_bytes(damaged((lmdb / part).read_bytes(), kind))
+    opt = quick(retrain_options(name=f'damaged_lmdb_{kind}'))
+    opt['datasets']['train']['dataroot_gt'] = str(lmdb)
+    rejected(root, opt, monkeypatch, 'datasets.train')
+
+
+@pytest.mark.parametrize('kind', BINARY_DAMAGE)
+def test_a_damaged_image_fails_in_one_line(kind, root, tmp_path, monkeypatch):
+    shutil.copytree(root / TINY / 'val', tmp_path / 'val')
+    image = sorted((tmp_path / 'val' / 'GTmod12').iterdir())[0]
+    image.write_bytes(damaged(image.read_bytes(), kind))
+    opt = quick(retrain_options(name=f'damaged_image_{kind}'))
+    opt['datasets']['val'].update(dataroot_gt=str(image.parent), dataroot_lq=str(tmp_path / 'val' / 'LRbicx2'))
+    rejected(root, opt, monkeypatch, str(image))
 
 
 # ---- fuzz ----------------------------------------------------------------------------------------------------------

@@ -269,7 +269,7 @@ def test_train_options_build_hnasnet_on_the_search_training_data(derived):
     search = derived['opt']
     for row in derived['rows'][:TOP_K]:
         _, name, train_opt, test_opt = exported(derived, row['rank'])
-        assert train_opt['name'] == f'train_{name}' and train_opt['model_type'] == 'SRModel'
+        assert train_opt['name'] == f'train_{name}' and train_opt['model_type'] == 'HNASSRModel'
         assert train_opt['scale'] == 2 and 'network_c' not in train_opt
         net = build_network(dict(train_opt['network_g']))
         assert isinstance(net, HNASNet)
@@ -279,7 +279,7 @@ def test_train_options_build_hnasnet_on_the_search_training_data(derived):
         assert net.genotype == row['_genotype']
         # the search's training data, both splits (a plain paired dataset), never a test set
         train_set = train_opt['datasets']['train']
-        assert train_set['type'] == 'PairedImageDataset'
+        assert train_set['type'] == 'HNASPairedImageDataset'
         assert not {'split', 'weights_ratio', 'split_seed', 'base_type'} & set(train_set)
         source = search['datasets']['train']
         assert (train_set['dataroot_gt'], train_set['dataroot_lq']) == (source['dataroot_gt'], source['dataroot_lq'])
@@ -287,7 +287,7 @@ def test_train_options_build_hnasnet_on_the_search_training_data(derived):
         assert train_opt['datasets']['val'] == search['datasets']['val']  # the held-out training image
         assert 'optim_c' not in train_opt['train'] and 'scheduler_c' not in train_opt['train']
         assert train_opt['train']['total_iter'] == 2
-        assert test_opt['network_g'] == train_opt['network_g'] and test_opt['model_type'] == 'SRModel'
+        assert test_opt['network_g'] == train_opt['network_g'] and test_opt['model_type'] == 'HNASSRModel'
         assert test_opt['path']['pretrain_network_g'] == f'experiments/train_{name}/models/net_g_latest.pth'
         assert list(test_opt['datasets'].values()) == [search['datasets']['val']]
         for dataset in list(train_opt['datasets'].values()) + list(test_opt['datasets'].values()):

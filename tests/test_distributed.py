@@ -36,9 +36,7 @@ def run_search(rank, world, init_file, out):
 
     import hnas_basicsr  # noqa: F401  (registers the plugin)
     from hnas_basicsr.nas import space
-    from hnas_basicsr.runtime import patch_basicsr
     torch.set_num_threads(1)
-    patch_basicsr()
     if world > 1:
         dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world)
     opt = search_options('ddp', STEPS)

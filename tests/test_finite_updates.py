@@ -8,16 +8,11 @@ import torch
 from basicsr.models import build_model
 
 from hnas_basicsr.models.finite_updates import guard_optimizer
-from hnas_basicsr.runtime import patch_basicsr
-from tiny_options import retrain_options, search_options
+from tiny_options import parsed, retrain_options, search_options
 
 
 def build(opt, tmp_path):
-    opt = copy.deepcopy(opt)
-    opt.pop('datasets')
-    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(tmp_path))
-    opt['path'].update(models=str(tmp_path), training_states=str(tmp_path))
-    return build_model(opt)
+    return build_model(parsed(opt, tmp_path))
 
 
 def weights(net):
@@ -37,8 +32,8 @@ def batch(nan=False):
 
 @pytest.mark.parametrize('kind', ['retrain', 'search'])
 def test_a_nan_loss_skips_the_weight_update_and_counts_it(kind, tmp_path):
-    patch_basicsr()  # guards SRModel's optimizer, as the entry points do
     opt = retrain_options() if kind == 'retrain' else search_options('nan', 10)
+    opt['model_type'] = 'HNASSRModel' if kind == 'retrain' else opt['model_type']
     if kind == 'search':
         opt['search']['weight_steps'] = 1000  # weight steps only
     model = build(opt, tmp_path)

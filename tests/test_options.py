@@ -42,7 +42,7 @@ def test_the_expected_option_files_are_shipped():
 @pytest.mark.parametrize('path', TRAIN + TEST, ids=relative)
 def test_network_builds_through_basicsr(path):
     opt = load(path)
-    assert opt['name'] == stem(path) and opt['model_type'] == 'SRModel'
+    assert opt['name'] == stem(path) and opt['model_type'] == 'HNASSRModel'
     net = build_network(opt['network_g'])
     assert type(net).__name__ == opt['network_g']['type']
     assert opt['network_g']['upscale'] == opt['scale']

@@ -1,4 +1,6 @@
 """Tiny option files with the structure of the shipped ones, for runs on the data sets below (made by the tests)."""
+import copy
+
 from hnas_basicsr.nas.genotype import published_genotypes
 
 TINY = 'datasets/tiny'  # 5 images 48x60: 4 train (12 sub-images of 24x24 each), 1 held out
@@ -103,3 +105,13 @@ def search_options(name, total_iter, dataroot=SINGLE, batch_size=1, weights_rati
         'logger': {'print_freq': 1, 'save_checkpoint_freq': 3, 'use_tb_logger': True},
         'dist_params': {'backend': 'gloo', 'port': 29500},
     }
+
+
+def parsed(opt, out):
+    """``opt`` without datasets, completed as basicsr's option parser does for a single-process training run whose
+    models and training states go to ``out``: ``basicsr.models.build_model`` takes it."""
+    opt = copy.deepcopy(opt)
+    opt.pop('datasets')
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(out))
+    opt['path'].update(models=str(out), training_states=str(out))
+    return opt

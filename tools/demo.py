@@ -3,8 +3,8 @@
 Stages: (1) prepare the scikit-image sample photos (tools/prepare_data.py), (2) search with
 options/hnas_search.yml (hnas_basicsr/train.py, resumable: an interrupted demo continues where it
 stopped), (3) derive and export the best architectures (tools/derive.py), (4) retrain the best one
-from scratch, briefly and at a CPU-sized width, with BasicSR's SRModel, (5) train an EDSR of similar
-multiply-adds with the same data and schedule, (6) benchmark both beside bicubic on the held-out images
+from scratch, briefly and at a CPU-sized width, with HNASSRModel (BasicSR's SRModel, checked), (5) train an
+EDSR of similar multiply-adds with the same data and schedule, (6) benchmark both beside bicubic on the held-out images
 (tools/benchmark.py): table and plot. Every stage is the command a user would type; each is printed first.
 """
 import copy

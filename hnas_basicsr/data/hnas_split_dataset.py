@@ -17,7 +17,7 @@ def base_options(opt):
     """The options of the dataset that HNASSplitDataset options wrap: its own keys dropped, ``type`` its
     ``base_type``."""
     base_opt = {k: v for k, v in copy.deepcopy(opt).items() if k not in SPLIT_KEYS}
-    base_opt['type'] = opt.get('base_type', 'PairedImageDataset')
+    base_opt['type'] = opt.get('base_type', 'HNASPairedImageDataset')
     return base_opt
 
 
@@ -77,8 +77,8 @@ class HNASSplitDataset(data.Dataset):
 
     Args:
         opt (dict): ``split`` ('weights' or 'controller'), ``weights_ratio`` (default 0.4),
-            ``split_seed`` (default 0), ``base_type`` (default 'PairedImageDataset') and the
-            options of the wrapped dataset.
+            ``split_seed`` (default 0), ``base_type`` (default 'HNASPairedImageDataset') and
+            the options of the wrapped dataset.
     """
 
     def __init__(self, opt):

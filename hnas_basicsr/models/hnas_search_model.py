@@ -11,23 +11,20 @@ never trained: the random-search baseline with the same supernet, data and budge
 import copy
 import math
 import random
-from os import path as osp
 
 import torch
 from basicsr.archs import build_network
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.models import lr_scheduler
-from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
-from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from hnas_basicsr.data.hnas_split_dataset import controller_split
 from hnas_basicsr.distributed import broadcast_module, broadcast_object, mean_over_ranks
 from hnas_basicsr.models.finite_updates import guard_optimizer
+from hnas_basicsr.models.hnas_sr_model import HNASSRModel
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.reward import MovingAverageBaseline
-from hnas_basicsr.networks import save_atomic
 from hnas_basicsr.objective import SearchObjective, search_options
 
 
@@ -38,8 +35,12 @@ def cycle(loader):
 
 
 @MODEL_REGISTRY.register()
-class HNASSearchModel(SRModel):
-    """BasicSR model of the HNAS search: supernet weights and controller, interleaved (Algorithm 1)."""
+class HNASSearchModel(HNASSRModel):
+    """BasicSR model of the HNAS search: supernet weights and controller, interleaved (Algorithm 1).
+
+    Checkpoints, safe loading, DDP and the non-finite guard come from HNASSRModel; the controller's optimizer is
+    guarded too.
+    """
 
     def __init__(self, opt):
         self.search = search_options(opt)
@@ -76,7 +77,6 @@ class HNASSearchModel(SRModel):
         optim_c = copy.deepcopy(self.opt['train'].get('optim_c') or {'type': 'Adam', 'lr': 3e-4})
         self.optimizer_c = self.get_optimizer(optim_c.pop('type'), self.net_c.parameters(), **optim_c)
         self.optimizers.append(self.optimizer_c)
-        guard_optimizer(self.optimizer_g, 'network_g')
         guard_optimizer(self.optimizer_c, 'network_c')
 
     def setup_schedulers(self):
@@ -204,24 +204,11 @@ class HNASSearchModel(SRModel):
         self.save_network(self.net_c, 'net_c', current_iter)
         super().save(epoch, current_iter)
 
-    @master_only
-    def save_training_state(self, epoch, current_iter):
-        """BasicSR's training state plus the search state (baseline, sampler states), written atomically."""
-        if current_iter == -1:
-            return
-        state = {
-            'epoch': epoch,
-            'iter': current_iter,
-            'optimizers': [o.state_dict() for o in self.optimizers],
-            'schedulers': [s.state_dict() for s in self.schedulers],
-            'search': {
-                'baseline': self.baseline.state_dict(),
-                'generator': self.generator.get_state(),
-                'rng': _rng_state(self.rng),
-            },
-        }
-        path = osp.join(self.opt['path']['training_states'], f'{current_iter}.state')
-        save_atomic(state, path)
+    def training_state(self, epoch, current_iter):
+        """BasicSR's training state plus the search state (baseline, sampler states)."""
+        search = {'baseline': self.baseline.state_dict(), 'generator': self.generator.get_state(),
+                  'rng': _rng_state(self.rng)}
+        return dict(super().training_state(epoch, current_iter), search=search)
 
     def resume_training(self, resume_state):
         super().resume_training(resume_state)

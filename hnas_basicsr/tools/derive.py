@@ -113,7 +113,7 @@ def retrain_options(opt, genotype, name, num_feat, total_iter):
                           'eta_min': 1e-5}
     return {
         'name': f'train_{name}',
-        'model_type': 'SRModel',
+        'model_type': 'HNASSRModel',
         'scale': opt['scale'],
         'num_gpu': opt.get('num_gpu', 'auto'),
         'manual_seed': opt.get('manual_seed', 0),
@@ -135,7 +135,7 @@ def test_options(train_opt, name):
                 for i, v in enumerate(d for k, d in train_opt['datasets'].items() if k.startswith('val'))}
     return {
         'name': f'test_{name}',
-        'model_type': 'SRModel',
+        'model_type': 'HNASSRModel',
         'scale': train_opt['scale'],
         'num_gpu': train_opt['num_gpu'],
         'manual_seed': train_opt['manual_seed'],
