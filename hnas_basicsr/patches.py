@@ -34,11 +34,10 @@ CHECKED_CLASSES = {'SRModel': 'HNASSRModel', 'PairedImageDataset': 'HNASPairedIm
 def use_checked_classes(opt):
     """``model_type``, dataset ``type`` and ``base_type`` naming basicsr's SRModel or PairedImageDataset: their
     subclasses of this plugin (same options; atomic saves, safe loading, one-line errors)."""
-    opt['model_type'] = CHECKED_CLASSES.get(opt.get('model_type'), opt.get('model_type'))
-    for dataset in (opt.get('datasets') or {}).values():
-        for key in ('type', 'base_type'):
-            if isinstance(dataset, dict) and dataset.get(key) in CHECKED_CLASSES:
-                dataset[key] = CHECKED_CLASSES[dataset[key]]
+    for parent, key in [(opt, 'model_type')] + [(dataset, key) for dataset in (opt.get('datasets') or {}).values()
+                                                 if isinstance(dataset, dict) for key in ('type', 'base_type')]:
+        if isinstance(parent.get(key), str) and parent[key] in CHECKED_CLASSES:
+            parent[key] = CHECKED_CLASSES[parent[key]]
     return opt
 
 

@@ -73,3 +73,6 @@ def test_basicsr_class_names_run_the_checked_subclasses():
     search = use_checked_classes(search)
     assert search['model_type'] == 'HNASSearchModel'
     assert search['datasets']['train']['base_type'] == 'HNASPairedImageDataset'
+    odd = dict(retrain_options(), model_type={})
+    odd['datasets']['val']['type'] = []
+    assert use_checked_classes(odd)['model_type'] == {}  # (left for the checks to reject)
