@@ -373,15 +373,15 @@ def options_snippet(out, scale, subs, lmdb, crop, has_val):
     io_type = 'lmdb' if lmdb else 'disk'
     lines = ['datasets:']
     if subs:
-        lines += ['  train:', f'    name: {name}', '    type: PairedImageDataset',
+        lines += ['  train:', f'    name: {name}', '    type: HNASPairedImageDataset',
                   f'    dataroot_gt: {out}/GTmod12_sub' + ('.lmdb' if lmdb else ''),
                   f'    dataroot_lq: {out}/LRbicx{scale}_sub' + ('.lmdb' if lmdb else ''),
                   f'    io_backend: {{type: {io_type}}}', f'    gt_size: {crop}  # at most --crop-size',
                   '    use_hflip: true', '    use_rot: true']
     root, vname = (f'{out}/val', f'{name}_val') if has_val else (out, name)
     if has_val or not subs:
-        lines += ['  val:', f'    name: {vname}', '    type: PairedImageDataset', f'    dataroot_gt: {root}/GTmod12',
-                  f'    dataroot_lq: {root}/LRbicx{scale}', '    io_backend: {type: disk}']
+        lines += ['  val:', f'    name: {vname}', '    type: HNASPairedImageDataset',
+                  f'    dataroot_gt: {root}/GTmod12', f'    dataroot_lq: {root}/LRbicx{scale}', '    io_backend: {type: disk}']
     return lines
 
 
