@@ -17,15 +17,14 @@ import torch
 import yaml
 from basicsr.train import train_pipeline
 
-import hnas_basicsr.data  # noqa: F401  (registers HNASSplitDataset)
-import hnas_basicsr.models  # noqa: F401  (registers HNASSearchModel)
+import hnas_basicsr  # noqa: F401  (registers the plugin)
 from hnas_basicsr.archs.hnas_arch import HNASNet
 from hnas_basicsr.cli import ToolError
 from hnas_basicsr.nas.genotype import Genotype, GenotypeError, published_genotypes
 from hnas_basicsr.networks import load_checkpoint
 from hnas_basicsr.runtime import run
+from hnas_basicsr.tools import count_flops
 from tiny_options import TINY, retrain_options, search_options
-from tool_modules import load_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREFIX = 'hnas_basicsr: error: '
@@ -113,7 +112,7 @@ def test_python_tags_in_an_option_file_or_genotype_are_refused(root, tmp_path, m
     assert_one_line(message, path, 'refused: Python tags could run code')
     genotype = tmp_path / 'genotype.yml'
     genotype.write_text(f'position: !!python/object/apply:os.system ["touch {marker}"]\n')
-    assert load_tool('count_flops').main(['--genotype', str(genotype)]) == 2
+    assert count_flops.main(['--genotype', str(genotype)]) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'refused' in err, err
     assert not marker.exists()
@@ -207,7 +206,7 @@ def test_a_damaged_option_file_fails_in_one_line(kind, root, monkeypatch):
 def test_a_damaged_genotype_file_fails_in_one_line(kind, tmp_path, capsys):
     path = tmp_path / 'genotype.yml'
     path.write_bytes(damaged(yaml.safe_dump(published_genotypes()['HNAS_A'].to_dict()).encode(), kind))
-    assert load_tool('count_flops').main(['--genotype', str(path)]) == 2
+    assert count_flops.main(['--genotype', str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith('count_flops.py: error: ') and err.count('\n') == 1 and str(path) in err, err
 

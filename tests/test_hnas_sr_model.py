@@ -1,7 +1,7 @@
 """HNASSRModel: basicsr's SRModel whose checkpoints survive a failed or interrupted write, in basicsr's format."""
 import os
 
-import hnas_basicsr.models  # noqa: F401  (registers HNASSRModel)
+import hnas_basicsr  # noqa: F401  (registers the plugin)
 import pytest
 import torch
 from basicsr.models import build_model
