@@ -68,7 +68,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     """The command-line parser."""
-    parser = _Parser(prog='prepare_data', description=__doc__.split('\n\n')[0])
+    parser = _Parser(description=__doc__.split('\n\n')[0])
     parser.add_argument('input', nargs='*', help='folders of HR images (default: scikit-image sample photos)')
     parser.add_argument('--out', help='output folder (default: datasets/<input names joined by _>, or '
                         'datasets/skimage)')
