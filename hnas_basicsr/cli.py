@@ -1,7 +1,5 @@
-"""Helpers shared by the command-line tools: errors reported in one line, safe YAML loading, the run root."""
-import os
+"""Helpers shared by the command-line tools: errors reported in one line, safe YAML loading."""
 import sys
-from os import path as osp
 
 import yaml
 
@@ -34,23 +32,9 @@ def load_yaml(path):
         raise ToolError(f'{path}: not valid YAML{refused} ({" ".join(str(exc).split())})') from None
 
 
-def root_outside_checkout():
-    """Make the current directory the root of ``experiments/``, ``results/`` and ``tb_logger/`` ($HNAS_ROOT, unless
-    set) when the package is not in a source checkout.
-
-    :func:`hnas_basicsr.runtime.project_root` is $HNAS_ROOT, else the folder holding the package: the checkout for
-    ``python hnas_basicsr/train.py`` and for an editable install (``pip install -e .``), but site-packages for a
-    regular install, whose commands therefore work in the current directory.
-    """
-    if not osp.isfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'setup.py')):
-        os.environ.setdefault('HNAS_ROOT', os.getcwd())
-
-
 def run_tool(name, action, args):
-    """``action(args)`` with freed memory reused (:mod:`hnas_basicsr.allocator`) and the root of
-    :func:`root_outside_checkout`; a ToolError is printed as ``<name>: error: <message>`` on stderr. Returns the exit
-    status (0, or 2 on an error)."""
-    root_outside_checkout()
+    """``action(args)`` with freed memory reused (:mod:`hnas_basicsr.allocator`); a ToolError is printed as
+    ``<name>: error: <message>`` on stderr. Returns the exit status (0, or 2 on an error)."""
     reuse_freed_memory()
     try:
         action(args)

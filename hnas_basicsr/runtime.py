@@ -17,8 +17,12 @@ _PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info_file')
 
 
 def project_root() -> str:
-    """Where ``experiments/``, ``results/`` and ``tb_logger/`` go: $HNAS_ROOT, else the source checkout."""
-    return osp.abspath(os.environ.get('HNAS_ROOT') or osp.join(osp.dirname(osp.abspath(__file__)), osp.pardir))
+    """Where ``experiments/``, ``results/`` and ``tb_logger/`` go: $HNAS_ROOT, else the source checkout holding the
+    package (``python hnas_basicsr/train.py``, an editable install), else the current directory (a regular install,
+    whose package sits in site-packages)."""
+    checkout = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    default = checkout if osp.isfile(osp.join(checkout, 'setup.py')) else os.getcwd()
+    return osp.abspath(os.environ.get('HNAS_ROOT') or default)
 
 
 def _resolve(value, root):

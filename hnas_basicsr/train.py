@@ -2,13 +2,11 @@
 ``hnas-train -opt X.yml``."""
 import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 from basicsr.train import train_pipeline
-from hnas_basicsr.cli import root_outside_checkout
 from hnas_basicsr.runtime import run
 
 
 def main():
-    """The ``hnas-train`` command (root: :func:`~hnas_basicsr.cli.root_outside_checkout`)."""
-    root_outside_checkout()
+    """The ``hnas-train`` command (outputs under :func:`~hnas_basicsr.runtime.project_root`)."""
     run(train_pipeline)
 
 
