@@ -2,7 +2,11 @@
 
 Every model trains with options/compare/train_same_budget_x2.yml (T91 + General100, x2, 1000 iterations of batch
 16, 48x48 HR patches, Adam with cosine 1e-3 -> 1e-5, L1); only ``network_g`` changes: each model at a quarter of
-its published width (16 features instead of 64), depth unchanged. The searched architecture comes from an HNAS
+its published width (16 features instead of 64), depth unchanged, and every one with the same bicubic skip (the
+output is the residual over the bicubic upscaling): EDSR and RCAN through GlobalSkipWrapper, the HNAS networks
+with ``global_skip: bicubic`` and ``cell_residual`` (the search's setting; each cell adds its input, as EDSR's
+residual blocks do). The HNAS-A/B/C trainings are those of bench/trainability.py's 'residual' setting (same
+options, same experiment names), so either script reuses the other's. The searched architecture comes from an HNAS
 search on the same training images (options/compare/hnas_search_T91_General100_x2.yml), selected on their
 controller split by tools/derive.py. tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
 
@@ -30,7 +34,7 @@ import yaml  # noqa: E402
 from basicsr.archs import build_network  # noqa: E402
 
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, count_cost  # noqa: E402
-from hnas_basicsr.nas.genotype import published_genotypes  # noqa: E402
+from hnas_basicsr.nas.genotype import Genotype, published_genotypes  # noqa: E402
 
 SHARED = osp.join(ROOT, osp.pardir, 'shared', 'datasets')
 TRAIN_OPT = 'options/compare/train_same_budget_x2.yml'
@@ -38,19 +42,36 @@ SEARCH_OPT = 'options/compare/hnas_search_T91_General100_x2.yml'
 SEARCH_EXPERIMENT = 'experiments/hnas_search_T91_General100_x2'
 OUT = 'results/same_budget'
 PROXY_FEAT, FULL_FEAT = 16, 64
-HNAS_SKIP = 'bicubic'  # as in the search: without it HNAS stays below bicubic in a CPU budget (README)
+SETTINGS = {'skip': dict(global_skip='bicubic'), 'residual': dict(global_skip='bicubic', cell_residual=True),
+            'plain': dict(global_skip=None)}  # HNASNet options of each setting of bench/trainability.py
+COMPARED = 'residual'  # the HNAS setting of the comparison: the search's
+
+
+def hnas_network(genotype, setting):
+    """``network_g`` of an x2 HNASNet at the proxy width in ``setting`` (a key of SETTINGS)."""
+    return {'type': 'HNASNet', 'genotype': genotype.to_dict(), 'num_feat': PROXY_FEAT, 'num_layers': 12, 'upscale': 2,
+            **SETTINGS[setting]}
+
+
+def hnas_tag(name, setting):
+    """Experiment tag of a genotype's training in a setting, shared with bench/trainability.py."""
+    return f'trainability_{name}_{setting}'
+
+
+def with_skip(net):
+    return {'type': 'GlobalSkipWrapper', 'global_skip': 'bicubic', 'network': net}
 
 
 def models():
-    """Label -> ``network_g`` at the proxy width; the searched architecture is added after derive."""
+    """Label -> (experiment tag, ``network_g`` at the proxy width); the searched architecture is added after derive."""
     edsr = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_block': 16, 'upscale': 2,
             'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
     rcan = {'type': 'RCAN', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_group': 4, 'num_block': 4,
             'squeeze_factor': 4, 'upscale': 2, 'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
-    nets = {'EDSR-baseline': edsr, 'RCAN-small': rcan}
+    nets = {'EDSR-baseline': ('EDSR-baseline_skip', with_skip(edsr)), 'RCAN-small': ('RCAN-small_skip', with_skip(rcan))}
     for name, genotype in published_genotypes().items():
-        nets[name.replace('_', '-')] = {'type': 'HNASNet', 'genotype': genotype.to_dict(), 'num_feat': PROXY_FEAT,
-                                        'num_layers': 12, 'upscale': 2, 'global_skip': HNAS_SKIP}
+        name = name.replace('_', '-')
+        nets[name] = (hnas_tag(name, COMPARED), hnas_network(genotype, COMPARED))
     return nets
 
 
@@ -65,11 +86,10 @@ def run(stage, args):
 
 
 def searched_network(derived):
-    """``network_g`` of the top architecture exported by derive, at the proxy width."""
+    """(tag, ``network_g``) of the top architecture exported by derive, at the proxy width."""
     with open(osp.join(ROOT, derived, 'rank1', 'genotype.yml')) as f:
-        genotype = yaml.safe_load(f)
-    return {'type': 'HNASNet', 'genotype': genotype, 'num_feat': PROXY_FEAT, 'num_layers': 12, 'upscale': 2,
-            'global_skip': HNAS_SKIP}
+        genotype = Genotype.from_dict(yaml.safe_load(f))
+    return hnas_tag('HNAS-searched', COMPARED), hnas_network(genotype, COMPARED)
 
 
 def train_options(base, label, net):
@@ -81,7 +101,9 @@ def train_options(base, label, net):
 
 def full_width_cost(net):
     """(params, multiply-adds) of a network at ``FULL_FEAT`` features (480x480 LR input)."""
-    cost = count_cost(build_network(dict(copy.deepcopy(net), num_feat=FULL_FEAT)), DEFAULT_LR_SIZE, 3)
+    net = copy.deepcopy(net)
+    (net['network'] if net['type'] == 'GlobalSkipWrapper' else net)['num_feat'] = FULL_FEAT
+    cost = count_cost(build_network(net), DEFAULT_LR_SIZE, 3)
     return cost.params, cost.macs
 
 
@@ -125,10 +147,14 @@ def main():
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
     times_file = osp.join(ROOT, args.out, 'train_seconds.json')
     seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
+    reused = osp.join(ROOT, 'results', 'trainability', 'train_seconds.json')  # HNAS-A/B/C trained by trainability.py
+    for label, value in (json.load(open(reused)) if osp.isfile(reused) else {}).items():
+        if label.endswith(f' {COMPARED}'):
+            seconds.setdefault(label[:-len(COMPARED) - 1], value)
     option_files = []
     os.makedirs(osp.join(ROOT, args.out, 'options'), exist_ok=True)
-    for label, net in nets.items():
-        opt = train_options(base, label, net)
+    for label, (tag, net) in nets.items():
+        opt = train_options(base, tag, net)
         option_file = osp.join(args.out, 'options', f'{opt["name"]}.yml')
         with open(osp.join(ROOT, option_file), 'w') as f:
             yaml.safe_dump(opt, f, sort_keys=False)
@@ -141,7 +167,7 @@ def main():
             json.dump(seconds, f, indent=1)
     run('benchmark', ['tools/benchmark.py', '-opt', *option_files, '--labels', *nets, '--sets', 'datasets/Set5',
                       'datasets/Set14', '--out', args.out])
-    write_table(args.out, list(nets), list(nets.values()), seconds)
+    write_table(args.out, list(nets), [net for _, net in nets.values()], seconds)
     print(f'\nsame_budget: finished in {(time.time() - start) / 60:.1f} min; {args.out}/table.md, '
           f'{args.out}/psnr_vs_macs.png')
 

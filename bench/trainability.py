@@ -4,12 +4,15 @@ Every network is an x2 HNASNet at 16 features, trained from scratch with the sam
 (options/compare/train_same_budget_x2.yml: T91 + General100, 1000 iterations of batch 16, 48x48 HR patches,
 Adam with cosine 1e-3 -> 1e-5, L1), in up to three settings: with ``global_skip: bicubic`` ('skip'), with it and
 ``cell_residual: true`` ('residual', the search's setting) and as in the paper, without either ('plain').
-tools/benchmark.py then scores every trained network and bicubic on Set5 and Set14 (Y, crop 2).
+tools/benchmark.py then scores every trained network and bicubic on Set5 and Set14 (Y, crop 2). The random
+genotypes are uniform draws (seeds 0, 1, ...) within a cost bound (``--max-gmacs``, default 100 G at 16 features,
+about 3x HNAS-C): 87% of uniform draws hold a UDPB op and cost 4-19x HNAS-A, 1-5 hours of training each here.
 
 Usage (resumable: trained networks are kept; time-box it with --only)::
 
-    python bench/trainability.py                       # HNAS-A/B/C and random0..random6, every setting
+    python bench/trainability.py                       # HNAS-A/B/C and 7 random genotypes, every setting
     python bench/trainability.py --only HNAS-B --settings plain --total-iter 3000
+    python bench/trainability.py --settings residual --genotype pick=derived/rank1/genotype.yml --only pick
 
 Writes results/trainability/{table.md,benchmark.csv,train_seconds.json}; each row says how far above bicubic it is.
 """
@@ -24,25 +27,40 @@ from os import path as osp
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import yaml  # noqa: E402
-from same_budget import PROXY_FEAT, ROOT, SHARED, TRAIN_OPT, run, train_options  # noqa: E402
+from same_budget import PROXY_FEAT, ROOT, SETTINGS, SHARED, TRAIN_OPT, hnas_network, hnas_tag, run, train_options  # noqa: E402,E501
 
+from hnas_basicsr.cli import load_yaml  # noqa: E402
 from hnas_basicsr.nas import space  # noqa: E402
-from hnas_basicsr.nas.genotype import published_genotypes  # noqa: E402
+from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, PathCostTable  # noqa: E402
+from hnas_basicsr.nas.genotype import Genotype, published_genotypes  # noqa: E402
 
 OUT = 'results/trainability'
-SETTINGS = {'skip': dict(global_skip='bicubic'), 'residual': dict(global_skip='bicubic', cell_residual=True),
-            'plain': dict(global_skip=None)}  # network_g options of each setting
+MAX_GMACS = 100  # random genotypes above it are skipped: 87% of uniform draws, 4-19x HNAS-A's cost, 1-5 h each here
 
 
-def genotypes(num_random):
-    named = {name.replace('_', '-'): g for name, g in published_genotypes().items()}
-    named.update({f'random{k}': space.random_genotype(12, random.Random(k)) for k in range(num_random)})
+def random_genotypes(count, max_gmacs=MAX_GMACS):
+    """'random<seed>' -> the genotype ``space.random_genotype`` draws with seed 0, 1, ...: the first ``count`` of them
+    that cost at most ``max_gmacs`` G multiply-adds at 16 features for a 480x480 LR input (0: no bound)."""
+    table = PathCostTable(PROXY_FEAT, 12, 2, 3, 3, DEFAULT_LR_SIZE)
+    named, seed = {}, 0
+    while len(named) < count:
+        genotype = space.random_genotype(12, random.Random(seed))
+        if not max_gmacs or table.cost(genotype).macs <= max_gmacs * 1e9:
+            named[f'random{seed}'] = genotype
+        seed += 1
     return named
 
 
-def network(genotype, setting):
-    return {'type': 'HNASNet', 'genotype': genotype.to_dict(), 'num_feat': PROXY_FEAT, 'num_layers': 12, 'upscale': 2,
-            **SETTINGS[setting]}
+def genotypes(num_random, extra=(), max_gmacs=MAX_GMACS):
+    """Name -> genotype: the published ones, :func:`random_genotypes` and ``extra`` (NAME=FILE strings)."""
+    named = {name.replace('_', '-'): g for name, g in published_genotypes().items()}
+    named.update(random_genotypes(num_random, max_gmacs))
+    for item in extra:
+        name, _, file = item.partition('=')
+        if not name or not file:
+            sys.exit(f'trainability: --genotype expects NAME=FILE, got {item!r}')
+        named[name] = Genotype.from_dict(load_yaml(file))
+    return named
 
 
 def gains_table(out):
@@ -64,8 +82,12 @@ def gains_table(out):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--random', type=int, default=7, help='random genotypes (seeds 0..N-1)')
+    parser.add_argument('--random', type=int, default=7, help='random genotypes (the first N seeds within the bound)')
+    parser.add_argument('--max-gmacs', type=float, default=MAX_GMACS, help='bound on a random genotype\'s G '
+                        'multiply-adds at 16 features, 480x480 LR (default %(default)s; 0: none)')
     parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument('--genotype', nargs='+', default=[], metavar='NAME=FILE',
+                        help='more genotypes to train (a genotype.yml as derive writes it)')
     parser.add_argument('--only', nargs='+', help='train only these genotypes (e.g. HNAS-B random3)')
     parser.add_argument('--total-iter', type=int, help='iterations (default: the schedule file\'s)')
     parser.add_argument('--out', default=OUT)
@@ -83,11 +105,11 @@ def main():
     times_file = osp.join(ROOT, args.out, 'train_seconds.json')
     seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
     for setting in args.settings:
-        for name, genotype in genotypes(args.random).items():
+        for name, genotype in genotypes(args.random, args.genotype, args.max_gmacs).items():
             if args.only and name not in args.only:
                 continue
             label = f'{name} {setting}{suffix}'
-            opt = train_options(base, f'trainability_{name}_{setting}{suffix}', network(genotype, setting))
+            opt = train_options(base, hnas_tag(name, setting) + suffix, hnas_network(genotype, setting))
             option_file = osp.join(args.out, 'options', f'{opt["name"]}.yml')
             with open(osp.join(ROOT, option_file), 'w') as f:
                 yaml.safe_dump(opt, f, sort_keys=False)

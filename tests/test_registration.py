@@ -7,7 +7,7 @@ import sys
 assert 'basicsr' not in sys.modules
 import hnas_basicsr
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
-for name in ('HNASNet', 'HNASSuperNet', 'HNASController'):
+for name in ('HNASNet', 'HNASSuperNet', 'HNASController', 'GlobalSkipWrapper'):
     ARCH_REGISTRY.get(name)
 MODEL_REGISTRY.get('HNASSearchModel')
 DATASET_REGISTRY.get('HNASSplitDataset')

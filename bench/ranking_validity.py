@@ -1,0 +1,205 @@
+"""Does the supernet rank architectures as stand-alone training does? Kendall tau and Spearman rho, measured.
+
+1. A CPU search on T91 + General100 at x2: options/compare/hnas_search_T91_General100_x2.yml (supernet C = 8,
+   L = 12, batch 8, 24x24 LR patches, bicubic skip, cell_residual, lambda 0.6), ``--search-iter`` iterations,
+   changed by ``--set key=value`` (dotted keys, YAML values) for the variants that try to raise the correlation.
+2. The genotypes: HNAS-A/B/C, bench/trainability.py's 7 random ones (and any other random<seed> it trained), and
+   the controller's most likely one.
+3. Their supernet PSNR: the search's own scoring (PSNR on Y, crop 2, the supernet in eval mode) on ``--patches``
+   whole samples of the controller split (training images that the weights never saw).
+4. Their stand-alone PSNR: each trained alone from scratch by bench/trainability.py (setting ``residual``, the
+   search's skips, 16 features, the same-budget schedule) and scored on Set5 and Set14 (held out; they select
+   nothing here). Genotypes not trained yet are listed with the command that trains them.
+
+Usage (a search takes 5-15 min on 2 cores; the finished search is kept and only rescored)::
+
+    python bench/ranking_validity.py                                  # tag 'base'
+    python bench/ranking_validity.py --tag uniform --set search.strategy=random
+
+Writes results/ranking_validity/<tag>/{search.yml,pick.yml,table.md,table.csv,scatter.png} and a line per tag in
+results/ranking_validity/summary.md.
+"""
+import argparse
+import csv
+import json
+import os
+import random
+import re
+import sys
+import time
+from os import path as osp
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use('Agg')
+import yaml  # noqa: E402
+from matplotlib import pyplot as plt  # noqa: E402
+from same_budget import ROOT, SEARCH_OPT, run  # noqa: E402
+from trainability import OUT as TRAINABILITY_OUT  # noqa: E402
+from trainability import genotypes  # noqa: E402
+
+from hnas_basicsr.nas import space  # noqa: E402
+from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho  # noqa: E402
+from hnas_basicsr.objective import SearchObjective, search_options  # noqa: E402
+from hnas_basicsr.runtime import resolve_paths  # noqa: E402
+from hnas_basicsr.tools.derive import candidates, controller_patches, latest_checkpoints, load_network  # noqa: E402
+
+OUT = 'results/ranking_validity'
+SETTING = 'residual'  # the trainability setting that matches the search's network_g (bicubic skip, cell_residual)
+SETS = ('Set5', 'Set14')
+
+
+def search_option(args):
+    """The search's options: the compare search with ``--search-iter`` and the ``--set`` overrides."""
+    with open(osp.join(ROOT, SEARCH_OPT)) as f:
+        opt = yaml.safe_load(f)
+    opt['name'] = f'ranking_validity_{args.tag}'
+    opt['train']['total_iter'] = args.search_iter
+    for key in ('scheduler', 'scheduler_c'):
+        opt['train'][key]['periods'] = [args.search_iter]
+    for item in args.set:
+        key, _, value = item.partition('=')
+        *parents, last = key.split('.')
+        node = opt
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[last] = yaml.safe_load(value)
+    return opt
+
+
+def stand_alone():
+    """Name -> {set: PSNR} of the networks bench/trainability.py trained in the setting of the search."""
+    file = osp.join(ROOT, TRAINABILITY_OUT, 'benchmark.csv')
+    if not osp.isfile(file):
+        return {}
+    with open(file) as f:
+        rows = list(csv.DictReader(f))
+    suffix = f'_{SETTING}'
+    return {r['Model'][:-len(suffix)].replace('_', '-'): {s: float(r[f'{s} PSNR']) for s in SETS}
+            for r in rows if r['Model'].endswith(suffix)}
+
+
+def correlations(rows):
+    """(column, tau, rho) of supernet PSNR against each stand-alone column."""
+    x = [r['supernet'] for r in rows]
+    return [(column, kendall_tau(x, [r[column] for r in rows]), spearman_rho(x, [r[column] for r in rows]))
+            for column in (*SETS, 'mean')]
+
+
+def scatter(rows, out, title):
+    fig, axes = plt.subplots(1, len(SETS), figsize=(5 * len(SETS), 4))
+    for ax, name in zip(axes, SETS):
+        ax.scatter([r['supernet'] for r in rows], [r[name] for r in rows])
+        for r in rows:
+            ax.annotate(r['name'], (r['supernet'], r[name]), fontsize=7)
+        ax.set_xlabel('supernet PSNR, controller split (dB)')
+        ax.set_ylabel(f'stand-alone PSNR, {name} (dB)')
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(osp.join(ROOT, out, 'scatter.png'), dpi=120)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--tag', default='base', help='name of this variant (results/ranking_validity/<tag>)')
+    parser.add_argument('--search-iter', type=int, default=300, help='search iterations (default 300)')
+    parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='option overrides, e.g. '
+                        'search.strategy=random network_g.normalize=false search.weight_steps=50')
+    parser.add_argument('--patches', type=int, default=256, help='controller-split samples to score on')
+    args = parser.parse_args()
+    out = osp.join(OUT, args.tag)
+    os.makedirs(osp.join(ROOT, out), exist_ok=True)
+    opt = search_option(args)
+    option_file = osp.join(out, 'search.yml')
+    with open(osp.join(ROOT, option_file), 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False)
+    experiment = osp.join(ROOT, 'experiments', opt['name'])
+    seconds_file = osp.join(ROOT, out, 'search_seconds.txt')
+    if not osp.isfile(osp.join(experiment, 'models', 'net_g_latest.pth')):
+        run('prepare training data', ['tools/prepare_data.py', *[osp.join(ROOT, osp.pardir, 'shared', 'datasets',
+                                      'train', d) for d in ('T91', 'General100')], '--scales', '2'])
+        seconds = run('search', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
+        with open(seconds_file, 'w') as f:
+            f.write(f'{seconds:.0f}\n')
+    search_seconds = open(seconds_file).read().strip() if osp.isfile(seconds_file) else '?'
+
+    resolve_paths(opt, ROOT)
+    search = search_options(opt)
+    net_g_path, net_c_path = latest_checkpoints(experiment)
+    supernet = load_network(opt['network_g'], net_g_path, 'network_g')
+    objective = SearchObjective(search, supernet.hparams)
+    trained = stand_alone()
+    named = genotypes(7)
+    named.update({name: space.random_genotype(12, random.Random(int(name[6:]))) for name in trained
+                  if re.fullmatch(r'random\d+', name) and name not in named})  # also those outside the cost bound
+    if search['strategy'] == 'controller':
+        controller = load_network(opt['network_c'], net_c_path, 'network_c')
+        pick = candidates(objective, controller, 0, 0)[0][0]
+        named[f'pick-{args.tag}'] = pick
+        with open(osp.join(ROOT, out, 'pick.yml'), 'w') as f:
+            yaml.safe_dump(pick.to_dict(), f, sort_keys=False)
+    lq, gt = controller_patches(opt, args.patches)
+    scores_file = osp.join(ROOT, out, f'supernet_psnr_{len(lq)}.json')  # kept: a rerun only adds new genotypes
+    scores = json.load(open(scores_file)) if osp.isfile(scores_file) else {}
+    rows, untrained = [], []
+    start = time.time()
+    for name, genotype in named.items():
+        key = f'{name} {space.encode(genotype)}'
+        if key not in scores:
+            scores[key] = objective.psnr(supernet, genotype, lq, gt, batch=32)
+            with open(scores_file, 'w') as f:
+                json.dump(scores, f, indent=1)
+        psnr = scores[key]
+        gmacs = objective.cost_table.cost(genotype).macs / 1e9
+        print(f'{name}: supernet {psnr:.3f} dB, {gmacs:.1f} G', flush=True)
+        if name in trained:
+            psnr_sets = trained[name]
+            rows.append(dict(name=name, supernet=psnr, gmacs=gmacs, **psnr_sets,
+                             mean=sum(psnr_sets.values()) / len(SETS)))
+        else:
+            untrained.append((name, psnr))
+    score_seconds = time.time() - start
+
+    settings = ', '.join(args.set) or 'the shipped options'
+    header = (f'Ranking validity, tag {args.tag}: search {args.search_iter} iterations ({settings}; {search_seconds} s '
+              f'on 2 cores), supernet PSNR on {len(lq)} controller-split samples (scoring: {score_seconds:.0f} s '
+              f'in this run); stand-alone: bench/trainability.py --settings {SETTING}, 16 features, one '
+              f'seed, Set5 / Set14 (Y, crop 2). Cost: G multiply-adds of HNASNet at 64 features, 480x480 LR.')
+    lines = [header, '', '| genotype | supernet PSNR | G multiply-adds | Set5 | Set14 | mean |', '|---|---|---|---|---|---|']
+    rows.sort(key=lambda r: r['supernet'], reverse=True)
+    lines += [f"| {r['name']} | {r['supernet']:.3f} | {r['gmacs']:.1f} | {r['Set5']:.2f} | {r['Set14']:.2f} | "
+              f"{r['mean']:.3f} |" for r in rows]
+    lines += [f'| {name} | {psnr:.3f} | | not trained | | |' for name, psnr in untrained]
+    summary = ''
+    if len(rows) >= 2:
+        lines += ['', '| stand-alone column | Kendall tau | Spearman rho |', '|---|---|---|']
+        lines += [f'| {column} | {tau:.3f} | {rho:.3f} |' for column, tau, rho in correlations(rows)]
+        tau, rho = correlations(rows)[-1][1:]
+        summary = (f'| {args.tag} | {settings} | {args.search_iter} | {search_seconds} | {len(rows)} | '
+                   f'{tau:.3f} | {rho:.3f} |')
+        scatter(rows, out, f'{args.tag}: tau {tau:.2f}, rho {rho:.2f} ({len(rows)} genotypes)')
+    if untrained:
+        extra = [f'{n}={out}/pick.yml' for n, _ in untrained if n.startswith('pick-')]
+        lines += ['', 'Train the missing ones with: python bench/trainability.py --settings residual --only '
+                  + ' '.join(n for n, _ in untrained) + (' --genotype ' + ' '.join(extra) if extra else '')]
+    with open(osp.join(ROOT, out, 'table.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    with open(osp.join(ROOT, out, 'table.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=['name', 'supernet', 'gmacs', *SETS, 'mean'])
+        writer.writeheader()
+        writer.writerows(rows)
+    print('\n'.join(lines))
+    if summary:
+        summary_file = osp.join(ROOT, OUT, 'summary.md')
+        old = open(summary_file).read().splitlines()[2:] if osp.isfile(summary_file) else []
+        kept = [line for line in old if not line.startswith(f'| {args.tag} |')]
+        with open(summary_file, 'w') as f:
+            f.write('| tag | changes | search iterations | search s | genotypes | tau (mean PSNR) | rho |\n'
+                    '|---|---|---|---|---|---|---|\n' + '\n'.join(kept + [summary]) + '\n')
+
+
+if __name__ == '__main__':
+    main()
