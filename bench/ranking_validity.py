@@ -168,7 +168,7 @@ def main():
               f'on 2 cores), supernet PSNR on {len(lq)} controller-split samples (scoring: {score_seconds:.0f} s '
               f'in this run); stand-alone: bench/trainability.py --settings {SETTING}, 16 features, one '
               f'seed, Set5 / Set14 (Y, crop 2). Cost: G multiply-adds of HNASNet at 64 features, 480x480 LR.')
-    lines = [header, '', '| genotype | supernet PSNR | G multiply-adds | Set5 | Set14 | mean |', '|---|---|---|---|---|---|']
+    lines = [header, '', '| genotype | supernet PSNR | G multiply-adds | Set5 | Set14 | mean |', '|' + '---|' * 6]
     rows.sort(key=lambda r: r['supernet'], reverse=True)
     lines += [f"| {r['name']} | {r['supernet']:.3f} | {r['gmacs']:.1f} | {r['Set5']:.2f} | {r['Set14']:.2f} | "
               f"{r['mean']:.3f} |" for r in rows]

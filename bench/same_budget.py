@@ -6,7 +6,8 @@ its published width (16 features instead of 64), depth unchanged, and every one 
 output is the residual over the bicubic upscaling): EDSR and RCAN through GlobalSkipWrapper, the HNAS networks
 with ``global_skip: bicubic`` and ``cell_residual`` (the search's setting; each cell adds its input, as EDSR's
 residual blocks do). The HNAS-A/B/C trainings are those of bench/trainability.py's 'residual' setting (same
-options, same experiment names), so either script reuses the other's. The searched architecture comes from an HNAS
+options, same experiment names), so either script reuses the other's. Last, an EDSR-baseline deepened to the
+searched network's multiply-adds (16 features, more blocks) compares the two at equal cost. The searched architecture comes from an HNAS
 search on the same training images (options/compare/hnas_search_T91_General100_x2.yml), selected on their
 controller split by tools/derive.py. tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
 
@@ -62,13 +63,26 @@ def with_skip(net):
     return {'type': 'GlobalSkipWrapper', 'global_skip': 'bicubic', 'network': net}
 
 
+def edsr(num_block=16):
+    return {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_block': num_block,
+            'upscale': 2, 'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
+
+
+def edsr_matching(net):
+    """(label, tag, ``network_g``): the EDSR-baseline, skip included, whose depth brings its multiply-adds (480x480
+    LR, proxy width) closest to those of ``net``."""
+    macs = count_cost(build_network(copy.deepcopy(net)), DEFAULT_LR_SIZE, 3).macs
+    blocks = min(range(1, 200), key=lambda n: abs(count_cost(build_network(edsr(n)), DEFAULT_LR_SIZE, 3).macs - macs))
+    return f'EDSR-{blocks}blocks', f'EDSR-{blocks}blocks_skip', with_skip(edsr(blocks))
+
+
 def models():
-    """Label -> (experiment tag, ``network_g`` at the proxy width); the searched architecture is added after derive."""
-    edsr = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_block': 16, 'upscale': 2,
-            'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
+    """Label -> (experiment tag, ``network_g`` at the proxy width); the searched architecture and the EDSR of its
+    cost are added after derive."""
     rcan = {'type': 'RCAN', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_group': 4, 'num_block': 4,
             'squeeze_factor': 4, 'upscale': 2, 'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
-    nets = {'EDSR-baseline': ('EDSR-baseline_skip', with_skip(edsr)), 'RCAN-small': ('RCAN-small_skip', with_skip(rcan))}
+    nets = {'EDSR-baseline': ('EDSR-baseline_skip', with_skip(edsr())),
+            'RCAN-small': ('RCAN-small_skip', with_skip(rcan))}
     for name, genotype in published_genotypes().items():
         name = name.replace('_', '-')
         nets[name] = (hnas_tag(name, COMPARED), hnas_network(genotype, COMPARED))
@@ -145,6 +159,8 @@ def main():
     with open(osp.join(ROOT, TRAIN_OPT)) as f:
         base = yaml.safe_load(f)
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
+    label, tag, net = edsr_matching(nets['HNAS-searched'][1])
+    nets[label] = tag, net
     times_file = osp.join(ROOT, args.out, 'train_seconds.json')
     seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
     reused = osp.join(ROOT, 'results', 'trainability', 'train_seconds.json')  # HNAS-A/B/C trained by trainability.py

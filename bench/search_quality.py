@@ -1,72 +1,143 @@
-"""Does lambda steer cost, and what does the controller add over random search? Measured on the demo search.
+"""Does the search work? The controller against random search at equal budget, and lambda's steering, picks retrained.
 
-Usage: python bench/search_quality.py [--total-iter 400] [--samples 20]
+Protocol (CPU; the searches take about 5 min each on 2 cores, a retraining 10-50 min): the search of
+options/compare/hnas_search_T91_General100_x2.yml (T91 + General100, x2, supernet C = 8, batches of 8 24x24 LR
+patches, bicubic skip and cell_residual, ``--search-iter`` weight steps; the controller takes 10 steps every 15),
+with one weight/controller split (split_seed 0) for every run and ``manual_seed`` = the run's seed (weights,
+controller, sampler). Each run is derived with tools/derive.py (``--samples`` architectures plus, for the
+controller, its most likely one; random search gets as many more as the controller scored during its search, so
+both spend the same number of weight steps and architecture evaluations), scored on 64 samples of the controller
+split and ranked by the run's reward; its
+rank-1 pick is retrained alone by bench/trainability.py (setting 'residual': 16 features, the same-budget
+schedule) and scored on Set5 and Set14, which select nothing.
 
-Runs the demo search (options/hnas_search.yml, default data) four times with the same budget and seed:
-controller at lambda 0.2 and 0.9, and controller vs random strategy at lambda 0.6; then derives each
-(tools/derive.py: --samples architectures, scored on the controller split with the supernet's weights)
-and prints the best architecture of each run: its position, supernet PSNR, multiply-adds (64 channels,
-480x480 LR input) and reward. Runs are resumable (--auto_resume); results go to results/bench_search/.
+Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at lambda 0.2 and 0.9 with seed 0.
+
+Usage (resumable; finished searches, derivations and trainings are kept)::
+
+    python bench/search_quality.py                  # everything
+    python bench/search_quality.py --no-retrain     # searches and derivations only
+
+Writes results/search_quality/{table.md,table.csv,picks.png}.
 """
 import argparse
 import csv
 import os
-import subprocess
 import sys
-import time
 from os import path as osp
 
-import yaml
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
-RUNS = [('lambda02', 0.2, 'controller'), ('lambda09', 0.9, 'controller'), ('lambda06', 0.6, 'controller'),
-        ('lambda06_random', 0.6, 'random')]
+import matplotlib  # noqa: E402
+
+matplotlib.use('Agg')
+import yaml  # noqa: E402
+from matplotlib import pyplot as plt  # noqa: E402
+from ranking_validity import stand_alone  # noqa: E402
+from same_budget import ROOT, SEARCH_OPT, run  # noqa: E402
+
+from hnas_basicsr.nas import space  # noqa: E402
+from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
+
+OUT = 'results/search_quality'
+RUNS = [(f'{"ctrl" if s == "controller" else "rand"}06s{seed}', s, 0.6, seed)
+        for seed in (0, 1, 2) for s in ('controller', 'random')] + [
+    ('ctrl02s0', 'controller', 0.2, 0), ('ctrl09s0', 'controller', 0.9, 0)]  # (tag, strategy, lambda, seed)
 
 
-def run(args):
-    print('$ ' + ' '.join(args), flush=True)
-    subprocess.run([sys.executable] + args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+def search(tag, strategy, lam, seed, iters, samples):
+    """Search and derive one run (each skipped when done); returns its rank-1 row of ranking.csv."""
+    with open(osp.join(ROOT, SEARCH_OPT)) as f:
+        opt = yaml.safe_load(f)
+    opt['name'] = f'search_quality_{tag}'
+    opt['manual_seed'] = seed
+    opt['search'].update({'strategy': strategy, 'lambda': lam})
+    opt['train']['total_iter'] = iters
+    for key in ('scheduler', 'scheduler_c'):
+        opt['train'][key]['periods'] = [iters]
+    out = osp.join(OUT, tag)
+    os.makedirs(osp.join(ROOT, out), exist_ok=True)
+    option_file = osp.join(out, 'search.yml')
+    with open(osp.join(ROOT, option_file), 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False)
+    experiment = osp.join('experiments', opt['name'])
+    minutes_file = osp.join(ROOT, out, 'search_minutes.txt')
+    if not osp.isfile(osp.join(ROOT, experiment, 'models', 'net_g_latest.pth')):
+        seconds = run(f'search {tag}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
+        with open(minutes_file, 'w') as f:
+            f.write(f'{seconds / 60:.1f}\n')
+    if strategy == 'random':  # the controller's reward evaluations during its search, spent on uniform samples
+        samples += iters // opt['search']['weight_steps'] * opt['search']['controller_steps']
+    if not osp.isfile(osp.join(ROOT, out, 'ranking.csv')):
+        run(f'derive {tag}', ['tools/derive.py', '-opt', option_file, '--experiment', experiment, '--out', out,
+                              '--samples', str(samples), '--top-k', '1', '--name', f'HNAS_{tag}'])
+    with open(osp.join(ROOT, out, 'ranking.csv')) as f:
+        best = next(csv.DictReader(f))
+    best['minutes'] = open(minutes_file).read().strip() if osp.isfile(minutes_file) else '?'
+    best['genotype_file'] = osp.join(out, 'rank1', 'genotype.yml')
+    best['evaluated'] = samples
+    return best
+
+
+def plot(rows, out):
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for row in rows:
+        if row.get('Set5') is None:
+            continue
+        marker = 'o' if row['strategy'] == 'controller' else 'x'
+        ax.scatter(float(row['gmacs']), row['Set5'], marker=marker, color=f"C{int(float(row['lambda']) * 10) % 10}")
+        ax.annotate(f"{row['tag']} (lambda {row['lambda']})", (float(row['gmacs']), row['Set5']), fontsize=7)
+    ax.set_xlabel('G multiply-adds of the pick (64 features, 480x480 LR)')
+    ax.set_ylabel('retrained PSNR on Set5 (16 features, dB)')
+    ax.set_title('Picks of each search: o controller, x random', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(osp.join(ROOT, out, 'picks.png'), dpi=120)
+    plt.close(fig)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--total-iter', type=int, default=400)
+    parser.add_argument('--search-iter', type=int, default=300)
     parser.add_argument('--samples', type=int, default=20)
+    parser.add_argument('--only', nargs='+', help='only these runs (tags such as ctrl06s0 rand06s1)')
+    parser.add_argument('--no-retrain', action='store_true', help='skip the stand-alone retraining of the picks')
     args = parser.parse_args()
-    rows = []
-    for tag, lam, strategy in RUNS:
-        name = f'bench_search_{tag}'
-        out = osp.join('results', 'bench_search', tag)
-        os.makedirs(osp.join(ROOT, out), exist_ok=True)
-        with open(osp.join(ROOT, 'options', 'hnas_search.yml')) as f:
-            opt = yaml.safe_load(f)
-        opt['name'] = name
-        opt['search'].update({'lambda': lam, 'strategy': strategy})
-        opt['train']['total_iter'] = args.total_iter
-        for key in ('scheduler', 'scheduler_c'):
-            opt['train'][key]['periods'] = [args.total_iter]
-        opt['val']['val_freq'] = 10 * args.total_iter  # validate once, at the end
-        opt_file = osp.join(out, 'search.yml')
-        with open(osp.join(ROOT, opt_file), 'w') as f:
-            yaml.safe_dump(opt, f, sort_keys=False)
-        start = time.time()
-        run(['hnas_basicsr/train.py', '-opt', opt_file, '--auto_resume'])
-        minutes = (time.time() - start) / 60
-        run(['tools/derive.py', '-opt', opt_file, '--experiment', f'experiments/{name}', '--out', out,
-             '--samples', str(args.samples), '--top-k', '1'])
-        with open(osp.join(ROOT, out, 'ranking.csv')) as f:
-            table = list(csv.DictReader(f))
-        best = table[0]
-        mean_gmacs = sum(float(r['gmacs']) for r in table) / len(table)
-        rows.append((tag, lam, strategy, minutes, best, mean_gmacs))
-    print(f'\nDemo search, {args.total_iter} weight steps each; best of {args.samples} samples (+ greedy for the '
-          'controller), ranked by the run\'s own reward; cost: 64 channels, 480x480 LR input')
-    print('| run | lambda | strategy | search min | best: position | PSNR (dB) | G multiply-adds | reward | '
-          'mean G multiply-adds of samples |')
-    print('|---|---|---|---|---|---|---|---|---|')
-    for tag, lam, strategy, minutes, best, mean_gmacs in rows:
-        print(f"| {tag} | {lam} | {strategy} | {minutes:.1f} | {best['position']} | {float(best['psnr_db']):.2f} | "
-              f"{float(best['gmacs']):.1f} | {float(best['reward']):.3f} | {mean_gmacs:.1f} |")
+    rows, names = [], {}  # names: genotype encoding -> the name its stand-alone training has
+    for tag, strategy, lam, seed in RUNS:
+        if args.only and tag not in args.only:
+            continue
+        best = search(tag, strategy, lam, seed, args.search_iter, args.samples)
+        with open(osp.join(ROOT, best['genotype_file'])) as f:
+            key = tuple(space.encode(Genotype.from_dict(yaml.safe_load(f))))
+        names.setdefault(key, (f'pick-{tag}', best['genotype_file']))
+        rows.append(dict(best, tag=tag, strategy=strategy, seed=seed, name=names[key][0], **{'lambda': lam}))
+    if not args.no_retrain:
+        picks = sorted(set(names.values()))
+        run('retrain the picks', ['bench/trainability.py', '--settings', 'residual', '--only',
+                                  *[n for n, _ in picks], '--genotype', *[f'{n}={file}' for n, file in picks]])
+    trained = stand_alone()
+    lines = ['| run | strategy | lambda | seed | search min | architectures scored by derive | pick: position | '
+             'G multiply-adds (64 feat) | supernet PSNR | reward | retrained Set5 | retrained Set14 |',
+             '|' + '---|' * 12]
+    for row in rows:
+        psnr = trained.get(row['name'], {})
+        row.update(Set5=psnr.get('Set5'), Set14=psnr.get('Set14'))
+        retrained = [f'{psnr[s]:.2f}' if s in psnr else 'not trained' for s in ('Set5', 'Set14')]
+        lines.append(f"| {row['tag']} | {row['strategy']} | {row['lambda']} | {row['seed']} | {row['minutes']} | "
+                     f"{row['evaluated']} | {row['position']} | {float(row['gmacs']):.1f} | "
+                     f"{float(row['psnr_db']):.3f} | "
+                     f"{float(row['reward']):.3f} | {' | '.join(retrained)} |")
+    os.makedirs(osp.join(ROOT, OUT), exist_ok=True)
+    with open(osp.join(ROOT, OUT, 'table.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    columns = ['tag', 'strategy', 'lambda', 'seed', 'minutes', 'evaluated', 'position', 'gmacs', 'psnr_db', 'reward',
+               'Set5', 'Set14', 'name', 'genotype']
+    with open(osp.join(ROOT, OUT, 'table.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
+        writer.writeheader()
+        writer.writerows(rows)
+    plot(rows, OUT)
+    print('\n'.join(lines))
 
 
 if __name__ == '__main__':

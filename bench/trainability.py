@@ -27,7 +27,8 @@ from os import path as osp
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import yaml  # noqa: E402
-from same_budget import PROXY_FEAT, ROOT, SETTINGS, SHARED, TRAIN_OPT, hnas_network, hnas_tag, run, train_options  # noqa: E402,E501
+from same_budget import (PROXY_FEAT, ROOT, SETTINGS, SHARED, TRAIN_OPT, hnas_network, hnas_tag, run,  # noqa: E402
+                         train_options)
 
 from hnas_basicsr.cli import load_yaml  # noqa: E402
 from hnas_basicsr.nas import space  # noqa: E402
