@@ -7,7 +7,7 @@ output is the residual over the bicubic upscaling): EDSR and RCAN through Global
 with ``global_skip: bicubic`` and ``cell_residual`` (the search's setting; each cell adds its input, as EDSR's
 residual blocks do). The HNAS-A/B/C trainings are those of bench/trainability.py's 'residual' setting (same
 options, same experiment names), so either script reuses the other's. Last, an EDSR-baseline deepened to the
-searched network's multiply-adds (16 features, more blocks) compares the two at equal cost. The searched architecture comes from an HNAS
+searched network's multiply-adds, and one widened to them, compare the two at equal cost. The searched architecture comes from an HNAS
 search on the same training images (options/compare/hnas_search_T91_General100_x2.yml), selected on their
 controller split by tools/derive.py. tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
 
@@ -63,17 +63,22 @@ def with_skip(net):
     return {'type': 'GlobalSkipWrapper', 'global_skip': 'bicubic', 'network': net}
 
 
-def edsr(num_block=16):
-    return {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': PROXY_FEAT, 'num_block': num_block,
+def edsr(num_block=16, num_feat=PROXY_FEAT):
+    return {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': num_feat, 'num_block': num_block,
             'upscale': 2, 'res_scale': 1, 'img_range': 255., 'rgb_mean': [0.4488, 0.4371, 0.4040]}
 
 
-def edsr_matching(net):
-    """(label, tag, ``network_g``): the EDSR-baseline, skip included, whose depth brings its multiply-adds (480x480
-    LR, proxy width) closest to those of ``net``."""
-    macs = count_cost(build_network(copy.deepcopy(net)), DEFAULT_LR_SIZE, 3).macs
-    blocks = min(range(1, 200), key=lambda n: abs(count_cost(build_network(edsr(n)), DEFAULT_LR_SIZE, 3).macs - macs))
-    return f'EDSR-{blocks}blocks', f'EDSR-{blocks}blocks_skip', with_skip(edsr(blocks))
+def edsrs_matching(net):
+    """{label: (tag, ``network_g``)}: the EDSR-baseline (skip included) made deeper, and made wider, until its
+    multiply-adds (480x480 LR) are closest to those of ``net``."""
+    def macs(opt):
+        return count_cost(build_network(copy.deepcopy(opt)), DEFAULT_LR_SIZE, 3).macs
+
+    target = macs(net)
+    blocks = min(range(1, 200), key=lambda n: abs(macs(edsr(n)) - target))
+    feat = min(range(PROXY_FEAT, 8 * PROXY_FEAT), key=lambda c: abs(macs(edsr(num_feat=c)) - target))
+    return {f'EDSR-{blocks}blocks': (f'EDSR-{blocks}blocks_skip', with_skip(edsr(blocks))),
+            f'EDSR-{feat}feat': (f'EDSR-{feat}feat_skip', with_skip(edsr(num_feat=feat)))}
 
 
 def models():
@@ -114,9 +119,10 @@ def train_options(base, label, net):
 
 
 def full_width_cost(net):
-    """(params, multiply-adds) of a network at ``FULL_FEAT`` features (480x480 LR input)."""
+    """(params, multiply-adds) of a network at ``FULL_FEAT / PROXY_FEAT`` times its width (480x480 LR input)."""
     net = copy.deepcopy(net)
-    (net['network'] if net['type'] == 'GlobalSkipWrapper' else net)['num_feat'] = FULL_FEAT
+    body = net['network'] if net['type'] == 'GlobalSkipWrapper' else net
+    body['num_feat'] = body['num_feat'] * FULL_FEAT // PROXY_FEAT
     cost = count_cost(build_network(net), DEFAULT_LR_SIZE, 3)
     return cost.params, cost.macs
 
@@ -159,14 +165,11 @@ def main():
     with open(osp.join(ROOT, TRAIN_OPT)) as f:
         base = yaml.safe_load(f)
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
-    label, tag, net = edsr_matching(nets['HNAS-searched'][1])
-    nets[label] = tag, net
+    nets.update(edsrs_matching(nets['HNAS-searched'][1]))
+    reused = osp.join(ROOT, 'results', 'trainability', 'train_seconds.json')  # HNAS-A/B/C trained by trainability.py
+    reused = json.load(open(reused)) if osp.isfile(reused) else {}
     times_file = osp.join(ROOT, args.out, 'train_seconds.json')
     seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
-    reused = osp.join(ROOT, 'results', 'trainability', 'train_seconds.json')  # HNAS-A/B/C trained by trainability.py
-    for label, value in (json.load(open(reused)) if osp.isfile(reused) else {}).items():
-        if label.endswith(f' {COMPARED}'):
-            seconds.setdefault(label[:-len(COMPARED) - 1], value)
     option_files = []
     os.makedirs(osp.join(ROOT, args.out, 'options'), exist_ok=True)
     for label, (tag, net) in nets.items():
@@ -177,6 +180,8 @@ def main():
         option_files.append(option_file)
         if osp.isfile(osp.join(ROOT, 'experiments', opt['name'], 'models', 'net_g_latest.pth')):
             print(f'same_budget: {label} already trained (experiments/{opt["name"]})')
+            if f'{label} {COMPARED}' in reused:
+                seconds.setdefault(label, reused[f'{label} {COMPARED}'])
             continue
         seconds[label] = run(f'train {label}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(times_file, 'w') as f:
