@@ -9,11 +9,14 @@ setup(
     package_data={'hnas_basicsr.nas': ['published.yml']},
     python_requires='>=3.9',
     # what the package and its tools import (or load at run time: torchvision, scipy, lmdb and tensorboard through
-    # basicsr), pinned as requirements.txt
+    # basicsr, onnxscript through torch.onnx), pinned as requirements.txt
     install_requires=[
         'basicsr==1.4.2',
         'torch==2.14.1',
         'torchvision==0.29.1',
+        'onnx==1.23.2',
+        'onnxruntime==1.32.0',
+        'onnxscript==0.7.2',
         'numpy>=2,<3',
         'opencv-python>=4.8',
         'scipy>=1.10,<2',
@@ -31,6 +34,7 @@ setup(
             'hnas-derive = hnas_basicsr.tools.derive:main',
             'hnas-benchmark = hnas_basicsr.tools.benchmark:main',
             'hnas-count-flops = hnas_basicsr.tools.count_flops:main',
+            'hnas-export-onnx = hnas_basicsr.tools.export_onnx:main',
             'hnas-prepare-data = hnas_basicsr.tools.prepare_data:main',
         ],
     },

@@ -21,7 +21,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SCRIPTS = ('hnas-train', 'hnas-test', 'hnas-derive', 'hnas-benchmark', 'hnas-count-flops', 'hnas-prepare-data')
+SCRIPTS = ('hnas-train', 'hnas-test', 'hnas-derive', 'hnas-benchmark', 'hnas-count-flops', 'hnas-export-onnx',
+           'hnas-prepare-data')
 
 
 def run(args, **kwargs):

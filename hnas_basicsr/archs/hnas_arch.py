@@ -96,8 +96,10 @@ class HNASStemTail(nn.Module):
 
         As in the authors' network, the cell after the upsampling cell (the one whose output changes the
         resolution) gets that output as both inputs. With ``cell_residual`` each cell's output is added to its
-        input ``s1`` (nearest-upsampled for the upsampling cell). A global skip adds the interpolated input before
-        the mean is added back (interpolation keeps constants, so this is the residual over the interpolated image).
+        input ``s1`` (nearest-upsampled by the scale for the upsampling cell, whose output is exactly scale times its
+        input: a constant factor, not a size read from a shape, for ONNX). A global skip adds the interpolated input
+        before the mean is added back (interpolation keeps constants, so this is the residual over the interpolated
+        image).
         """
         x = self.sub_mean(x.contiguous(memory_format=self.memory_format))
         s0 = s1 = self.head(x)
@@ -105,7 +107,8 @@ class HNASStemTail(nn.Module):
             out = cell(s0, s1)
             resized = out.shape[-2:] != s1.shape[-2:]
             if self.hparams['cell_residual']:
-                out = out + (F.interpolate(s1, size=out.shape[-2:], mode='nearest') if resized else s1)
+                skip = F.interpolate(s1, scale_factor=self.hparams['upscale'], mode='nearest') if resized else s1
+                out = out + skip
             s0, s1 = (out, out) if resized else (s1, out)
         out = self.conv_last(s1)
         if self.hparams['global_skip'] is not None:
