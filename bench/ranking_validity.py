@@ -38,7 +38,7 @@ import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from same_budget import ROOT, SEARCH_OPT, run  # noqa: E402
 from trainability import OUT as TRAINABILITY_OUT  # noqa: E402
-from trainability import genotypes  # noqa: E402
+from trainability import benchmark_folder, genotypes  # noqa: E402
 
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho  # noqa: E402
@@ -71,7 +71,7 @@ def search_option(args):
 
 def stand_alone():
     """Name -> {set: PSNR} of the networks bench/trainability.py trained in the setting of the search."""
-    file = osp.join(ROOT, TRAINABILITY_OUT, 'benchmark.csv')
+    file = osp.join(ROOT, benchmark_folder(TRAINABILITY_OUT, [SETTING]), 'benchmark.csv')
     if not osp.isfile(file):
         return {}
     with open(file) as f:

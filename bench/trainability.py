@@ -14,7 +14,8 @@ Usage (resumable: trained networks are kept; time-box it with --only)::
     python bench/trainability.py --only HNAS-B --settings plain --total-iter 3000
     python bench/trainability.py --settings residual --genotype pick=derived/rank1/genotype.yml --only pick
 
-Writes results/trainability/{table.md,benchmark.csv,train_seconds.json}; each row says how far above bicubic it is.
+Writes results/trainability/train_seconds.json and, per set of settings (e.g. results/trainability/residual/),
+table.md and benchmark.csv of every network trained in them; each row says how far above bicubic it is.
 """
 import argparse
 import csv
@@ -64,6 +65,11 @@ def genotypes(num_random, extra=(), max_gmacs=MAX_GMACS):
     return named
 
 
+def benchmark_folder(out, settings):
+    """Where the benchmark of the networks trained in ``settings`` goes: <out>/<setting>[+<setting>...]."""
+    return osp.join(out, '+'.join(sorted(settings)))
+
+
 def gains_table(out):
     """table.md: every row of the benchmark with its gain over bicubic on each set."""
     with open(osp.join(ROOT, out, 'benchmark.csv')) as f:
@@ -92,6 +98,7 @@ def main():
     parser.add_argument('--only', nargs='+', help='train only these genotypes (e.g. HNAS-B random3)')
     parser.add_argument('--total-iter', type=int, help='iterations (default: the schedule file\'s)')
     parser.add_argument('--out', default=OUT)
+    parser.add_argument('--benchmark-only', action='store_true', help='train nothing; benchmark what is trained')
     args = parser.parse_args()
     data = [osp.join(SHARED, 'train', 'T91'), osp.join(SHARED, 'train', 'General100')]
     run('prepare training data', ['tools/prepare_data.py', *data, '--scales', '2', '--workers', '2'])
@@ -114,21 +121,24 @@ def main():
             option_file = osp.join(args.out, 'options', f'{opt["name"]}.yml')
             with open(osp.join(ROOT, option_file), 'w') as f:
                 yaml.safe_dump(opt, f, sort_keys=False)
-            if osp.isfile(osp.join(ROOT, 'experiments', opt['name'], 'models', 'net_g_latest.pth')):
+            if args.benchmark_only or osp.isfile(osp.join(ROOT, 'experiments', opt['name'], 'models',
+                                                          'net_g_latest.pth')):
                 continue
             seconds[label] = run(f'train {label}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
             with open(times_file, 'w') as f:
                 json.dump(seconds, f, indent=1)
-    trained = {}  # every trained network in the output folder, also those of earlier runs
+    trained = {}  # every trained network of these settings in the output folder, also those of earlier runs
     for option_file in sorted(os.listdir(osp.join(ROOT, args.out, 'options'))):
         with open(osp.join(ROOT, args.out, 'options', option_file)) as f:
             name = yaml.safe_load(f)['name']
-        if osp.isfile(osp.join(ROOT, 'experiments', name, 'models', 'net_g_latest.pth')):
-            trained[name.replace('same_budget_trainability_', '').replace('_x2', '')] = osp.join(
-                args.out, 'options', option_file)
+        label = name.replace('same_budget_trainability_', '').replace('_x2', '')
+        if osp.isfile(osp.join(ROOT, 'experiments', name, 'models', 'net_g_latest.pth')) and \
+                any(f'_{setting}' in label for setting in args.settings):
+            trained[label] = osp.join(args.out, 'options', option_file)
+    out = benchmark_folder(args.out, args.settings)
     run('benchmark', ['tools/benchmark.py', '-opt', *trained.values(), '--labels', *trained, '--sets',
-                      'datasets/Set5', 'datasets/Set14', '--out', args.out, '--runs', '1'])
-    gains_table(args.out)
+                      'datasets/Set5', 'datasets/Set14', '--out', out, '--runs', '1'])
+    gains_table(out)
 
 
 if __name__ == '__main__':
