@@ -23,7 +23,6 @@ import argparse
 import csv
 import json
 import os
-import random
 import re
 import sys
 import time
@@ -36,9 +35,9 @@ import matplotlib  # noqa: E402
 matplotlib.use('Agg')
 import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
-from same_budget import ROOT, SEARCH_OPT, run  # noqa: E402
+from same_budget import ROOT, SEARCH_OPT, SHARED, run  # noqa: E402
 from trainability import OUT as TRAINABILITY_OUT  # noqa: E402
-from trainability import benchmark_folder, genotypes  # noqa: E402
+from trainability import benchmark_folder, genotypes, seeded_genotype  # noqa: E402
 
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho  # noqa: E402
@@ -119,8 +118,8 @@ def main():
     experiment = osp.join(ROOT, 'experiments', opt['name'])
     seconds_file = osp.join(ROOT, out, 'search_seconds.txt')
     if not osp.isfile(osp.join(experiment, 'models', 'net_g_latest.pth')):
-        run('prepare training data', ['tools/prepare_data.py', *[osp.join(ROOT, osp.pardir, 'shared', 'datasets',
-                                      'train', d) for d in ('T91', 'General100')], '--scales', '2'])
+        run('prepare training data', ['tools/prepare_data.py', *[osp.join(SHARED, 'train', d)
+                                                                 for d in ('T91', 'General100')], '--scales', '2'])
         seconds = run('search', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(seconds_file, 'w') as f:
             f.write(f'{seconds:.0f}\n')
@@ -133,7 +132,7 @@ def main():
     objective = SearchObjective(search, supernet.hparams)
     trained = stand_alone()
     named = genotypes(7)
-    named.update({name: space.random_genotype(12, random.Random(int(name[6:]))) for name in trained
+    named.update({name: seeded_genotype(int(name[6:])) for name in trained
                   if re.fullmatch(r'random\d+', name) and name not in named})  # also those outside the cost bound
     if search['strategy'] == 'controller':
         controller = load_network(opt['network_c'], net_c_path, 'network_c')
@@ -176,8 +175,9 @@ def main():
     summary = ''
     if len(rows) >= 2:
         lines += ['', '| stand-alone column | Kendall tau | Spearman rho |', '|---|---|---|']
-        lines += [f'| {column} | {tau:.3f} | {rho:.3f} |' for column, tau, rho in correlations(rows)]
-        tau, rho = correlations(rows)[-1][1:]
+        table = correlations(rows)
+        lines += [f'| {column} | {tau:.3f} | {rho:.3f} |' for column, tau, rho in table]
+        tau, rho = table[-1][1:]
         summary = (f'| {args.tag} | {settings} | {args.search_iter} | {search_seconds} | {len(rows)} | '
                    f'{tau:.3f} | {rho:.3f} |')
         scatter(rows, out, f'{args.tag}: tau {tau:.2f}, rho {rho:.2f} ({len(rows)} genotypes)')

@@ -40,13 +40,18 @@ OUT = 'results/trainability'
 MAX_GMACS = 100  # random genotypes above it are skipped: 87% of uniform draws, 4-19x HNAS-A's cost, 1-5 h each here
 
 
+def seeded_genotype(seed):
+    """The genotype named 'random<seed>': ``space.random_genotype`` of an x2, 12-layer network drawn with ``seed``."""
+    return space.random_genotype(12, random.Random(seed))
+
+
 def random_genotypes(count, max_gmacs=MAX_GMACS):
     """'random<seed>' -> the genotype ``space.random_genotype`` draws with seed 0, 1, ...: the first ``count`` of them
     that cost at most ``max_gmacs`` G multiply-adds at 16 features for a 480x480 LR input (0: no bound)."""
     table = PathCostTable(PROXY_FEAT, 12, 2, 3, 3, DEFAULT_LR_SIZE)
     named, seed = {}, 0
     while len(named) < count:
-        genotype = space.random_genotype(12, random.Random(seed))
+        genotype = seeded_genotype(seed)
         if not max_gmacs or table.cost(genotype).macs <= max_gmacs * 1e9:
             named[f'random{seed}'] = genotype
         seed += 1
