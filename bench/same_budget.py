@@ -9,7 +9,8 @@ residual blocks do). The HNAS-A/B/C trainings are those of bench/trainability.py
 options, same experiment names), so either script reuses the other's. Last, an EDSR-baseline deepened to the
 searched network's multiply-adds, and one widened to them, compare the two at equal cost. The searched
 architecture comes from an HNAS search on the same training images
-(options/compare/hnas_search_T91_General100_x2.yml), selected on their controller split by tools/derive.py. tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
+(options/compare/hnas_search_T91_General100_x2.yml), selected on their controller split by tools/derive.py.
+tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
 
 Run (about an hour on 2 cores; every stage is resumable, finished trainings are kept)::
 
