@@ -4,7 +4,8 @@ The options' ``search`` block sets it: an architecture's reward is ``lambda * PS
 PSNR on Y (crop = scale; a gray patch on its own channel, :func:`hnas_basicsr.metrics.psnr_pt`) of the supernet's
 path, and Cost the multiply-adds of the derived HNASNet (``cost_num_feat`` channels, a ``cost_lr_size`` LR input,
 :class:`~hnas_basicsr.nas.cost.PathCostTable`) in units of ``cost_unit`` G. The search adds an entropy bonus.
-Architectures come from the controller (``strategy: controller``) or uniformly from the space (``random``).
+Architectures come from the controller (``strategy: controller``) or uniformly from the space (``random``); the
+weight steps can sample uniformly under either strategy (``weight_sampling: uniform``, or the first ``warmup_iter``).
 """
 import torch
 
@@ -23,6 +24,8 @@ SEARCH_DEFAULTS = {
     'baseline_decay': 0.95,
     'weight_steps': 100,  # weight steps between two controller rounds (an epoch's worth in Algorithm 1)
     'controller_steps': 10,  # controller steps per round
+    'weight_sampling': 'strategy',  # architectures of the weight steps: the strategy's, or 'uniform' (any strategy)
+    'warmup_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
 }
 
 
@@ -36,6 +39,11 @@ def search_options(opt):
     search = dict(SEARCH_DEFAULTS, **(opt.get('search') or {}))
     if search['strategy'] not in ('controller', 'random'):
         raise ValueError(f"search.strategy: expected 'controller' or 'random', got {search['strategy']!r}")
+    if search['weight_sampling'] not in ('strategy', 'uniform'):
+        raise ValueError(f"search.weight_sampling: expected 'strategy' or 'uniform', got {search['weight_sampling']!r}")
+    if isinstance(search['warmup_iter'], bool) or not isinstance(search['warmup_iter'], int) or \
+            search['warmup_iter'] < 0:
+        raise ValueError(f"search.warmup_iter: expected an integer >= 0, got {search['warmup_iter']!r}")
     if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
         raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
     if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
@@ -73,11 +81,11 @@ class SearchObjective:
                                         hparams['num_in_ch'], hparams['num_out_ch'],
                                         tuple(self.options['cost_lr_size']))
 
-    def sample(self, controller, generator, rng, greedy=False):
+    def sample(self, controller, generator, rng, greedy=False, uniform=False):
         """(genotype, log-probability, entropy) of one architecture: the controller's sample (``greedy``: its most
-        likely one), or with the random strategy a uniform one (``rng``, a random.Random) without log-probability and
-        entropy (None)."""
-        if self.options['strategy'] == 'random' and not greedy:
+        likely one), or with the random strategy or ``uniform`` a uniform one (``rng``, a random.Random) without
+        log-probability and entropy (None)."""
+        if (uniform or self.options['strategy'] == 'random') and not greedy:
             return space.random_genotype(self.num_layers, rng), None, None
         result = controller.sample(greedy=greedy, generator=generator)
         return result.genotype, result.log_prob, result.entropy

@@ -6,7 +6,9 @@ HNASController). Every ``search.weight_steps`` iterations follow ``search.contro
 REINFORCE steps of the controller on the controller split, rewarded with
 lambda * PSNR - (1 - lambda) * Cost (+ entropy bonus) against a moving-average baseline.
 With ``search.strategy: random`` the architectures are sampled uniformly and the controller is
-never trained: the random-search baseline with the same supernet, data and budget.
+never trained: the random-search baseline with the same supernet, data and budget. ``search.weight_sampling:
+uniform`` trains the weights on uniform samples under the controller too (the controller only reads the supernet),
+and ``search.warmup_iter`` does so for the first iterations only, the controller starting after them.
 """
 import copy
 import math
@@ -99,14 +101,20 @@ class HNASSearchModel(HNASSRModel):
         return cycle(loader)
 
     # ---- sampling and reward --------------------------------------------------------------------------------------
-    def sample(self, greedy=False):
-        """One architecture from the strategy: a ControllerSample-like (genotype, log_prob, entropy)."""
-        return self.objective.sample(self.net_c, self.generator, self.rng, greedy)
+    def sample(self, greedy=False, uniform=False):
+        """One architecture from the strategy (``uniform``: from the space): a ControllerSample-like (genotype,
+        log_prob, entropy)."""
+        return self.objective.sample(self.net_c, self.generator, self.rng, greedy, uniform)
 
-    def sample_genotype(self):
-        """An architecture for a weight step (no graph through the controller); rank 0's on every rank."""
+    def sample_genotype(self, current_iter):
+        """The architecture of weight step ``current_iter`` (no graph through the controller); rank 0's on every
+        rank."""
+        uniform = self.search['weight_sampling'] == 'uniform' or self.warming_up(current_iter)
         with torch.no_grad():
-            return self._from_rank0(self.sample()[0])
+            return self._from_rank0(self.sample(uniform=uniform)[0])
+
+    def warming_up(self, current_iter):
+        return current_iter <= self.search['warmup_iter']
 
     def _from_rank0(self, genotype):
         """Rank 0's genotype (broadcast as decision indices): every rank trains and rewards the same path."""
@@ -125,11 +133,12 @@ class HNASSearchModel(HNASSRModel):
 
     # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
     def optimize_parameters(self, current_iter):
-        genotype = self.sample_genotype()
+        genotype = self.sample_genotype(current_iter)
         self.get_bare_model(self.net_g).set_genotype(genotype)
         super().optimize_parameters(current_iter)
         self.search_log['position'] = genotype.position
-        if self.search['strategy'] == 'controller' and current_iter % self.search['weight_steps'] == 0:
+        if self.search['strategy'] == 'controller' and not self.warming_up(current_iter) and \
+                current_iter % self.search['weight_steps'] == 0:
             self.train_controller()
 
     def train_controller(self):
