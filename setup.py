@@ -35,6 +35,7 @@ setup(
             'hnas-benchmark = hnas_basicsr.tools.benchmark:main',
             'hnas-count-flops = hnas_basicsr.tools.count_flops:main',
             'hnas-export-onnx = hnas_basicsr.tools.export_onnx:main',
+            'hnas-build-latency-table = hnas_basicsr.tools.build_latency_table:main',
             'hnas-prepare-data = hnas_basicsr.tools.prepare_data:main',
         ],
     },

@@ -3,7 +3,9 @@
 Protocol (CPU; the searches take about 5 min each on 2 cores, a retraining 10-50 min): the search of
 options/compare/hnas_search_T91_General100_x2.yml (T91 + General100, x2, supernet C = 8, batches of 8 24x24 LR
 patches, bicubic skip and cell_residual, ``--search-iter`` weight steps; the controller takes 10 steps every 15),
-with one weight/controller split (split_seed 0) for every run and ``manual_seed`` = the run's seed (weights,
+with the weights trained on uniform samples under both strategies (``search.weight_sampling: uniform``: the
+supernet then ranks better, bench/ranking_validity.py; both strategies then train their supernets alike and
+differ in the architectures they evaluate), with one weight/controller split (split_seed 0) for every run and ``manual_seed`` = the run's seed (weights,
 controller, sampler). Each run is derived with tools/derive.py (``--samples`` architectures plus, for the
 controller, its most likely one; random search gets as many more as the controller scored during its search, so
 both spend the same number of weight steps and architecture evaluations), scored on 64 samples of the controller
@@ -51,7 +53,7 @@ def search(tag, strategy, lam, seed, iters, samples):
         opt = yaml.safe_load(f)
     opt['name'] = f'search_quality_{tag}'
     opt['manual_seed'] = seed
-    opt['search'].update({'strategy': strategy, 'lambda': lam})
+    opt['search'].update({'strategy': strategy, 'lambda': lam, 'weight_sampling': 'uniform'})
     opt['train']['total_iter'] = iters
     for key in ('scheduler', 'scheduler_c'):
         opt['train'][key]['periods'] = [iters]

@@ -3,7 +3,9 @@
 The options' ``search`` block sets it: an architecture's reward is ``lambda * PSNR - (1 - lambda) * Cost``, with
 PSNR on Y (crop = scale; a gray patch on its own channel, :func:`hnas_basicsr.metrics.psnr_pt`) of the supernet's
 path, and Cost the multiply-adds of the derived HNASNet (``cost_num_feat`` channels, a ``cost_lr_size`` LR input,
-:class:`~hnas_basicsr.nas.cost.PathCostTable`) in units of ``cost_unit`` G. The search adds an entropy bonus.
+:class:`~hnas_basicsr.nas.cost.PathCostTable`) in units of ``cost_unit`` G, or with ``cost: latency`` its latency
+on a device predicted by a measured table (:class:`~hnas_basicsr.nas.latency.LatencyTable`) in units of
+``cost_unit`` ms. The search adds an entropy bonus.
 Architectures come from the controller (``strategy: controller``) or uniformly from the space (``random``); the
 weight steps can sample uniformly under either strategy (``weight_sampling: uniform``, or the first ``warmup_iter``).
 """
@@ -12,12 +14,15 @@ import torch
 from hnas_basicsr.metrics import psnr_pt
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
+from hnas_basicsr.nas.latency import LatencyTable
 from hnas_basicsr.nas.reward import reward
 
 SEARCH_DEFAULTS = {
     'strategy': 'controller',  # or 'random': uniform sampling, no controller training
     'lambda': 0.6,  # trade-off: lambda * PSNR - (1 - lambda) * Cost
-    'cost_unit': 1000.0,  # one unit of Cost, in G multiply-adds ...
+    'cost': 'macs',  # what Cost measures: 'macs' (multiply-adds) or 'latency' (ms, predicted by latency_table)
+    'latency_table': None,  # with cost: latency, the table tools/build_latency_table.py measured on the device
+    'cost_unit': 1000.0,  # one unit of Cost, in G multiply-adds (in ms with cost: latency) ...
     'cost_lr_size': [480, 480],  # ... of the derived network for an LR input of this size ...
     'cost_num_feat': 64,  # ... at its retraining width
     'entropy_weight': 1.0,  # weight of the mean per-decision entropy added to the reward (paper: 1)
@@ -44,11 +49,17 @@ def search_options(opt):
     if isinstance(search['warmup_iter'], bool) or not isinstance(search['warmup_iter'], int) or \
             search['warmup_iter'] < 0:
         raise ValueError(f"search.warmup_iter: expected an integer >= 0, got {search['warmup_iter']!r}")
+    if search['cost'] not in ('macs', 'latency'):
+        raise ValueError(f"search.cost: expected 'macs' or 'latency', got {search['cost']!r}")
+    if (search['cost'] == 'latency') != isinstance(search['latency_table'], str):
+        raise ValueError('search.latency_table: cost: latency needs the path of a latency table (build one with '
+                         'tools/build_latency_table.py), and only it takes one; got '
+                         f"cost {search['cost']!r}, latency_table {search['latency_table']!r}")
     if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
         raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
     if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
             not search['cost_unit'] > 0:
-        raise ValueError(f'search.cost_unit: expected a positive number of G multiply-adds, '
+        raise ValueError(f'search.cost_unit: expected a positive number (G multiply-adds, or ms), '
                          f"got {search['cost_unit']!r}")
     size = search['cost_lr_size']
     if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
@@ -80,6 +91,16 @@ class SearchObjective:
         self.cost_table = PathCostTable(self.options['cost_num_feat'], hparams['num_layers'], hparams['upscale'],
                                         hparams['num_in_ch'], hparams['num_out_ch'],
                                         tuple(self.options['cost_lr_size']))
+        self.latency_table = None
+        if self.options['cost'] == 'latency':
+            expect = {k: hparams[k] for k in ('num_layers', 'upscale', 'num_in_ch', 'num_out_ch', 'global_skip',
+                                              'cell_residual')}
+            expect.update(num_feat=self.options['cost_num_feat'], lr_size=list(self.options['cost_lr_size']))
+            try:
+                self.latency_table = LatencyTable(self.options['latency_table'], expect)
+            except OSError as exc:
+                raise ValueError(f'search.latency_table: cannot read {self.options["latency_table"]}: '
+                                 f'{exc.strerror}') from None
 
     def sample(self, controller, generator, rng, greedy=False, uniform=False):
         """(genotype, log-probability, entropy) of one architecture: the controller's sample (``greedy``: its most
@@ -102,7 +123,10 @@ class SearchObjective:
         return torch.cat(psnrs).mean().item()
 
     def cost(self, genotype):
-        """Cost of ``genotype`` in units of ``cost_unit`` G multiply-adds (see :attr:`cost_table`)."""
+        """Cost of ``genotype`` in ``cost_unit``: G multiply-adds (:attr:`cost_table`), or with ``cost: latency`` ms
+        (:attr:`latency_table`)."""
+        if self.latency_table is not None:
+            return self.latency_table.latency_ms(genotype) / self.options['cost_unit']
         return self.cost_table.cost(genotype).macs / (self.options['cost_unit'] * 1e9)
 
     def reward(self, psnr, cost):

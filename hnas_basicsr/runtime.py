@@ -34,7 +34,8 @@ def _resolve(value, root):
 
 
 def resolve_paths(opt, root):
-    """Relative dataset, pretrained-network and resume-state paths missing from the current directory: under ``root``.
+    """Relative dataset, pretrained-network, resume-state and latency-table paths missing from the current directory:
+    under ``root``.
 
     A path found in neither place is left as the options give it (so errors name that path).
     """
@@ -46,6 +47,9 @@ def resolve_paths(opt, root):
     for key in paths:
         if key.startswith('pretrain_network') or key == 'resume_state':
             paths[key] = _resolve(paths[key], root)
+    search = opt.get('search')
+    if isinstance(search, dict) and isinstance(search.get('latency_table'), str):
+        search['latency_table'] = _resolve(search['latency_table'], root)
     return opt
 
 

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCRIPTS = ('hnas-train', 'hnas-test', 'hnas-derive', 'hnas-benchmark', 'hnas-count-flops', 'hnas-export-onnx',
-           'hnas-prepare-data')
+           'hnas-build-latency-table', 'hnas-prepare-data')
 
 
 def run(args, **kwargs):

@@ -51,12 +51,30 @@ def count_cost(net: nn.Module, lr_size: Tuple[int, int] = DEFAULT_LR_SIZE, in_ch
     return Cost(count_params(net), count_macs(net, lr_size, in_ch))
 
 
+def path_parts(genotype, num_layers):
+    """The additive parts of the network of ``genotype``, as keys of a path table: ``'head'``, ``'tail'``,
+    ``('network', position)`` (what the cells and ops leave out: skips, residual additions), per cell
+    ``('cell', 'lr' | 'hr' | 'up')`` (its node sums and concatenation) and its two input convs ``('pre', res)``, and per
+    edge ``('normal', op, res)`` or ``('upsampling', op, from_cell_input)``."""
+    p = genotype.position
+    parts = ['head', 'tail', ('network', p)]
+    for layer in range(1, num_layers + 1):
+        if layer == p:
+            parts += [('cell', 'up'), ('pre', 'lr'), ('pre', 'lr')]
+            parts += [('upsampling', op, source < 2) for node in genotype.upsampling for op, source in node]
+            continue
+        res = 'lr' if layer < p else 'hr'
+        parts += [('cell', res), ('pre', res), ('pre', res)]
+        parts += [('normal', op, res) for node in genotype.normal for op, _ in node]
+    return parts
+
+
 class PathCostTable:
     """Exact cost of any architecture of the space from a table built once (cheap per sample).
 
     Every op's multiply-adds depend only on its kind, the resolution it runs at and (for an
     upsampling op) whether it upsamples, so one count per (op, resolution) on meta tensors gives
-    the cost of every path by addition. The result equals :func:`count_cost` of the
+    the cost of every path by addition (:func:`path_parts`). The result equals :func:`count_cost` of the
     :class:`HNASNet` of the same genotype and arguments (tested).
 
     Args:
@@ -80,28 +98,21 @@ class PathCostTable:
 
         # the mean shifts are fixed 1x1 convs (no parameters) before the head and after the tail
         shift_in, shift_out = nn.Conv2d(num_in_ch, num_in_ch, 1), nn.Conv2d(num_out_ch, num_out_ch, 1)
-        self.head = Cost(0, count_macs(shift_in, lr, num_in_ch)) + cost(
-            nn.Conv2d(num_in_ch, width, 3, padding=1, bias=False), lr, num_in_ch)
-        self.tail = cost(nn.Conv2d(width, num_out_ch, 3, padding=1), hr, width) + Cost(
-            0, count_macs(shift_out, hr, num_out_ch))
         pre = nn.Conv2d(width, num_feat, 1, bias=False)
-        self.pre = {'lr': cost(pre, lr, width), 'hr': cost(pre, hr, width)}
-        self.normal = {(op, res): cost(build_op('normal', op, num_feat, upscale), size)
-                       for op in NORMAL_OPS for res, size in (('lr', lr), ('hr', hr))}
-        self.upsampling = {(op, from_input): cost(build_op('upsampling', op, num_feat, upscale if from_input else 1),
-                                                  lr if from_input else hr)
-                           for op in UPSAMPLING_OPS for from_input in (True, False)}
+        self.table = {
+            'head': Cost(0, count_macs(shift_in, lr, num_in_ch)) + cost(
+                nn.Conv2d(num_in_ch, width, 3, padding=1, bias=False), lr, num_in_ch),
+            'tail': cost(nn.Conv2d(width, num_out_ch, 3, padding=1), hr, width) + Cost(
+                0, count_macs(shift_out, hr, num_out_ch)),
+            ('pre', 'lr'): cost(pre, lr, width), ('pre', 'hr'): cost(pre, hr, width),
+            **{('cell', kind): Cost(0, 0) for kind in ('lr', 'hr', 'up')},  # additions count zero
+            **{('network', p): Cost(0, 0) for p in range(1, num_layers + 1)},
+            **{('normal', op, res): cost(build_op('normal', op, num_feat, upscale), size)
+               for op in NORMAL_OPS for res, size in (('lr', lr), ('hr', hr))},
+            **{('upsampling', op, from_input): cost(
+                build_op('upsampling', op, num_feat, upscale if from_input else 1), lr if from_input else hr)
+               for op in UPSAMPLING_OPS for from_input in (True, False)}}
 
     def cost(self, genotype) -> Cost:
         """Parameters and multiply-adds of the HNASNet of ``genotype`` (a Genotype)."""
-        p = genotype.position
-        parts = [self.head, self.tail]
-        for layer in range(1, self.num_layers + 1):
-            if layer == p:
-                parts += [self.pre['lr'], self.pre['lr']]
-                parts += [self.upsampling[op, source < 2] for node in genotype.upsampling for op, source in node]
-                continue
-            res = 'lr' if layer < p else 'hr'
-            parts += [self.pre[res], self.pre[res]]
-            parts += [self.normal[op, res] for node in genotype.normal for op, _ in node]
-        return sum(parts, Cost(0, 0))
+        return sum((self.table[key] for key in path_parts(genotype, self.num_layers)), Cost(0, 0))

@@ -153,15 +153,18 @@ def write_yaml(path, data):
 
 
 def write_ranking(rows, out, header):
-    columns = ['rank', 'origin', 'position', 'psnr_db', 'gmacs', 'mparams', 'reward', 'genotype']
+    latency = bool(rows) and 'latency_ms' in rows[0]  # (a search rewarding latency: its prediction too)
+    columns = ['rank', 'origin', 'position', 'psnr_db', 'gmacs', *(['latency_ms'] if latency else []), 'mparams',
+               'reward', 'genotype']
     with open(osp.join(out, 'ranking.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows({k: row[k] for k in columns} for row in rows)
-    lines = [header, '', '| rank | origin | position | PSNR (dB) | G multiply-adds | M params | reward |',
-             '|---|---|---|---|---|---|---|']
+    lines = [header, '', '| rank | origin | position | PSNR (dB) | G multiply-adds |' + ' latency (ms) |' * latency
+             + ' M params | reward |', '|---' * (7 + latency) + '|']
     lines += [f"| {r['rank']} | {r['origin']} | {r['position']} | {r['psnr_db']:.3f} | {r['gmacs']:.1f} | "
-              f"{r['mparams']:.3f} | {r['reward']:.3f} |" for r in rows]
+              + (f"{r['latency_ms']:.1f} | " if latency else '') + f"{r['mparams']:.3f} | {r['reward']:.3f} |"
+              for r in rows]
     with open(osp.join(out, 'ranking.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return '\n'.join(lines)
@@ -194,13 +197,17 @@ def derive(args):
         value = objective.reward(psnr, objective.cost(genotype))
         rows.append(dict(origin=origin, genotype=genotype.describe(), position=genotype.position, psnr_db=psnr,
                          gmacs=cost.macs / 1e9, mparams=cost.params / 1e6, reward=value, _genotype=genotype))
+        if objective.latency_table is not None:
+            rows[-1]['latency_ms'] = objective.latency_table.latency_ms(genotype)
     rows.sort(key=lambda r: r['reward'], reverse=True)
     for rank, row in enumerate(rows, start=1):
         row['rank'] = rank
     os.makedirs(args.out, exist_ok=True)
+    rewarded = (f"latency predicted for {objective.latency_table.device} (rewarded) and " if
+                objective.latency_table is not None else '')
     header = (f"Architectures of {args.experiment} (lambda {search['lambda']}, strategy {search['strategy']}); "
-              f"PSNR with the supernet weights on the controller split; cost (as rewarded) of HNASNet at "
-              f"{search['cost_num_feat']} channels: "
+              f"PSNR with the supernet weights on the controller split; {rewarded}cost{'' if rewarded else ' (as rewarded)'}"
+              f" of HNASNet at {search['cost_num_feat']} channels: "
               f"{protocol(tuple(search['cost_lr_size']), hp['num_in_ch'])}")
     print(write_ranking(rows, args.out, header))
     prefix = args.name or f"HNAS_{osp.basename(osp.normpath(args.experiment))}"
