@@ -251,7 +251,8 @@ def exported(derived, rank):
 
 
 def test_top_k_folders_hold_genotype_picture_and_options(derived):
-    assert sorted(os.listdir(derived['out'])) == sorted(['ranking.csv', 'ranking.md'] +
+    assert sorted(os.listdir(derived['out'])) == sorted(['ranking.csv', 'ranking.md', 'pareto.csv', 'pareto.md',
+                                                         'pareto.png', 'front'] +
                                                         [f'rank{k}' for k in range(1, TOP_K + 1)])
     for row in derived['rows'][:TOP_K]:
         folder, name, _, _ = exported(derived, row['rank'])
@@ -263,6 +264,24 @@ def test_top_k_folders_hold_genotype_picture_and_options(derived):
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
         picture = cv2.imread(os.path.join(folder, 'architecture.png'))
         assert picture is not None and min(picture.shape[:2]) > 100 and picture.std() > 0
+
+
+def test_the_non_dominated_architectures_are_listed_and_exported(derived):
+    """pareto.csv holds exactly the rows that no other row beats on both supernet PSNR and multiply-adds."""
+    front = read_csv(os.path.join(derived['out'], 'pareto.csv'))
+    points = {row['genotype']: (float(row['psnr_db']), float(row['gmacs'])) for row in derived['rows']}
+
+    def beaten(psnr, gmacs):
+        return any(p >= psnr and g <= gmacs and (p, g) != (psnr, gmacs) for p, g in points.values())
+
+    assert {row['genotype'] for row in front} == {g for g, point in points.items() if not beaten(*point)}
+    assert [float(row['cost']) for row in front] == sorted(float(row['cost']) for row in front)
+    for row in front:
+        assert float(row['cost']) == float(row['gmacs'])  # (the rewarded cost: multiply-adds here)
+        folder = os.path.join(derived['out'], 'front', row['front'])
+        with open(os.path.join(folder, 'genotype.yml')) as f:
+            assert Genotype.from_dict(yaml.safe_load(f), LAYERS) == parse_describe(row['genotype'])
+        assert any(name.startswith('train_') for name in os.listdir(folder))
 
 
 def test_train_options_build_hnasnet_on_the_search_training_data(derived):

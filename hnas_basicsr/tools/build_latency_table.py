@@ -9,8 +9,8 @@ Usage (``hnas-build-latency-table`` is the same command)::
 ``-opt`` takes a search option file: the table is then for its network (``network_g``: layers, scale, skips) at
 ``search.cost_num_feat`` channels and a ``search.cost_lr_size`` input, as the search will ask it. Without it the
 network is given by the flags (default: 64 features, 12 layers, x2, a 120x120 LR input, bicubic skip and
-cell_residual). ``--check N`` times N random architectures whole (``--runs`` calls each, the median) and prints
-the predicted latency beside the measured one, Spearman rho, Kendall tau and the mean relative error; it writes
+cell_residual). ``--check N`` times N random architectures whole (``--runs`` calls each, the median; HNAS-A/B/C
+too at 12 layers) and prints the predicted latency beside the measured one, Spearman rho, Kendall tau and the mean relative error; it writes
 ``<out>`` with ``.check.csv`` for ``.yml``. The table holds the device, threads and torch version it was measured
 with: build one per device. Errors print one line on stderr and exit with status 2.
 """
@@ -27,6 +27,7 @@ import yaml
 
 from hnas_basicsr.cli import ToolError, load_yaml, run_tool
 from hnas_basicsr.nas import space
+from hnas_basicsr.nas.genotype import published_genotypes
 from hnas_basicsr.nas.latency import LatencyTable, measure_latency_table, time_ms
 from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho
 
@@ -85,23 +86,26 @@ def build(args, device):
 
 
 def check(table, count, runs, device, out, seed=0):
-    """Predicted against measured latency of ``count`` random architectures; returns the rows."""
+    """Predicted against measured latency of ``count`` random architectures (the correlations and the error are
+    theirs), and of the published ones when the table is for 12 layers; returns the rows."""
     from hnas_basicsr.archs.hnas_arch import HNASNet
     t = table.table
     rng, rows = random.Random(seed), []
+    published = published_genotypes() if t['num_layers'] == 12 else {}
+    genotypes = [(f'random{i}', space.random_genotype(t['num_layers'], rng)) for i in range(count)]
     x = torch.rand(1, t['num_in_ch'], *t['lr_size'], device=device)
-    for i in range(count):
-        genotype = space.random_genotype(t['num_layers'], rng)
+    for i, (name, genotype) in enumerate(list(published.items()) + genotypes):
         net = HNASNet(genotype.to_dict(), t['num_in_ch'], t['num_out_ch'], t['num_feat'], t['num_layers'],
                       t['upscale'], global_skip=t['global_skip'], cell_residual=t['cell_residual'],
                       init='pytorch').to(device).eval()
         measured = time_ms(lambda: net(x), runs, device)
-        rows.append(dict(genotype=genotype.describe(), position=genotype.position,
-                         predicted_ms=table.latency_ms(genotype), measured_ms=measured))
-        print(f"  [{i + 1}/{count}] predicted {rows[-1]['predicted_ms']:8.1f} ms, measured {measured:8.1f} ms "
-              f'(position {genotype.position})', flush=True)
-    predicted, measured = [r['predicted_ms'] for r in rows], [r['measured_ms'] for r in rows]
-    error = sum(abs(p - m) / m for p, m in zip(predicted, measured)) / len(rows)
+        rows.append(dict(name=name, position=genotype.position, predicted_ms=table.latency_ms(genotype),
+                         measured_ms=measured, genotype=genotype.describe()))
+        print(f"  [{i + 1}/{len(published) + count}] {name:>8}: predicted {rows[-1]['predicted_ms']:8.1f} ms, "
+              f'measured {measured:8.1f} ms (position {genotype.position})', flush=True)
+    randoms = rows[len(published):]
+    predicted, measured = [r['predicted_ms'] for r in randoms], [r['measured_ms'] for r in randoms]
+    error = sum(abs(p - m) / m for p, m in zip(predicted, measured)) / len(randoms)
     print(f'build_latency_table: {count} random architectures on {table.device}: Spearman rho '
           f'{spearman_rho(predicted, measured):.3f}, Kendall tau {kendall_tau(predicted, measured):.3f}, '
           f'mean relative error {100 * error:.1f}%')
@@ -143,7 +147,7 @@ def parse_args(argv):
     parser.add_argument('--device', default='cpu', help='cpu (default) or cuda[:N]')
     parser.add_argument('--threads', type=int, help="CPU threads (default: torch's)")
     parser.add_argument('--runs', type=int, default=5, help='timed calls per entry, the median kept (default 5)')
-    parser.add_argument('--check', type=int, default=0, metavar='N', help='check on N random architectures')
+    parser.add_argument('--check', type=int, default=0, metavar='N', help='check on N random architectures (>= 2)')
     args = parser.parse_args(argv)
     if args.cell_residual is not None:
         args.cell_residual = args.cell_residual == 'true'
@@ -156,8 +160,8 @@ def parse_args(argv):
     for key in ('num_feat', 'num_layers', 'threads'):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} takes a positive integer')
-    if args.runs < 1 or args.check < 0 or (args.lr_size and min(args.lr_size) < 1):
-        parser.error('--runs and --lr-size take positive integers, --check an integer >= 0')
+    if args.runs < 1 or args.check == 1 or args.check < 0 or (args.lr_size and min(args.lr_size) < 1):
+        parser.error('--runs and --lr-size take positive integers, --check 0 or an integer >= 2')
     return args
 
 

@@ -15,7 +15,9 @@ search's reward, and writes:
     <out>/rank<k>/genotype.yml                 for the top ``--top-k``: the genotype,
     <out>/rank<k>/train_<name>.yml             a BasicSR training option file (HNASNet, from scratch),
     <out>/rank<k>/test_<name>.yml              a BasicSR test option file,
-    <out>/rank<k>/architecture.png             a picture of both cells and the position.
+    <out>/rank<k>/architecture.png             a picture of both cells and the position;
+    <out>/pareto.md, pareto.csv, pareto.png    the non-dominated architectures (PSNR against the rewarded cost),
+    <out>/front/<k>/                           each exported as a rank is.
 
 No test set is touched: selection uses the controller split only.
 """
@@ -36,6 +38,7 @@ from tqdm import tqdm
 from hnas_basicsr.cli import ToolError, load_yaml, one_line, run_tool
 from hnas_basicsr.data.hnas_split_dataset import base_options, controller_split
 from hnas_basicsr.nas.cost import protocol
+from hnas_basicsr.nas.pareto import non_dominated
 from hnas_basicsr.nas.plot import draw_genotype
 from hnas_basicsr.networks import build, load_weights
 from hnas_basicsr.objective import SearchObjective, search_options
@@ -170,6 +173,47 @@ def write_ranking(rows, out, header):
     return '\n'.join(lines)
 
 
+def export(row, opt, folder, name, num_feat, total_iter):
+    """``row``'s architecture in ``folder``: genotype.yml, BasicSR train and test options, architecture.png."""
+    os.makedirs(folder, exist_ok=True)
+    train_opt = retrain_options(opt, row['_genotype'], name, num_feat, total_iter)
+    write_yaml(osp.join(folder, 'genotype.yml'), row['_genotype'].to_dict())
+    write_yaml(osp.join(folder, f'train_{name}.yml'), train_opt)
+    write_yaml(osp.join(folder, f'test_{name}.yml'), test_options(train_opt, name))
+    draw_genotype(row['_genotype'], train_opt['network_g']['num_layers'], osp.join(folder, 'architecture.png'),
+                  f"{name}: {row['psnr_db']:.2f} dB (supernet), {row['gmacs']:.1f} G multiply-adds")
+
+
+def write_front(rows, front, out, cost_label):
+    """The non-dominated architectures: pareto.md, pareto.csv and pareto.png (every candidate, the front joined)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    columns = ['front', 'rank', 'origin', 'position', 'psnr_db', 'cost', 'gmacs', 'mparams', 'reward', 'genotype']
+    with open(osp.join(out, 'pareto.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(dict({k: row[k] for k in columns[1:]}, front=k) for k, row in enumerate(front, start=1))
+    lines = [f'Non-dominated architectures of the {len(rows)} scored (PSNR on the controller split against '
+             f'{cost_label}); each exported in front/<k>/.', '',
+             f'| front | rank | position | PSNR (dB) | {cost_label} | M params | reward |', '|---' * 7 + '|']
+    lines += [f"| {k} | {r['rank']} | {r['position']} | {r['psnr_db']:.3f} | {r['cost']:.1f} | {r['mparams']:.3f} | "
+              f"{r['reward']:.3f} |" for k, r in enumerate(front, start=1)]
+    with open(osp.join(out, 'pareto.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([r['cost'] for r in rows], [r['psnr_db'] for r in rows], s=12, color='gray', label='scored')
+    ax.plot([r['cost'] for r in front], [r['psnr_db'] for r in front], 'o-', color='C3', label='non-dominated')
+    for k, r in enumerate(front, start=1):
+        ax.annotate(str(k), (r['cost'], r['psnr_db']), fontsize=8, textcoords='offset points', xytext=(4, 4))
+    ax.set(xlabel=cost_label, ylabel='PSNR on the controller split (dB, supernet)')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(osp.join(out, 'pareto.png'), dpi=120)
+    plt.close(fig)
+    return '\n'.join(lines)
+
+
 def derive(args):
     root = project_root()
     opt = load_yaml(args.opt)
@@ -196,9 +240,11 @@ def derive(args):
         cost = objective.cost_table.cost(genotype)
         value = objective.reward(psnr, objective.cost(genotype))
         rows.append(dict(origin=origin, genotype=genotype.describe(), position=genotype.position, psnr_db=psnr,
-                         gmacs=cost.macs / 1e9, mparams=cost.params / 1e6, reward=value, _genotype=genotype))
+                         gmacs=cost.macs / 1e9, mparams=cost.params / 1e6, reward=value, _genotype=genotype,
+                         cost=objective.latency_table.latency_ms(genotype) if objective.latency_table is not None
+                         else cost.macs / 1e9))
         if objective.latency_table is not None:
-            rows[-1]['latency_ms'] = objective.latency_table.latency_ms(genotype)
+            rows[-1]['latency_ms'] = rows[-1]['cost']
     rows.sort(key=lambda r: r['reward'], reverse=True)
     for rank, row in enumerate(rows, start=1):
         row['rank'] = rank
@@ -212,17 +258,18 @@ def derive(args):
     print(write_ranking(rows, args.out, header))
     prefix = args.name or f"HNAS_{osp.basename(osp.normpath(args.experiment))}"
     for row in rows[:args.top_k]:
-        folder = osp.join(args.out, f"rank{row['rank']}")
-        os.makedirs(folder, exist_ok=True)
-        name = f"{prefix}_rank{row['rank']}_x{hp['upscale']}"
-        train_opt = retrain_options(opt, row['_genotype'], name, num_feat, args.total_iter)
-        write_yaml(osp.join(folder, 'genotype.yml'), row['_genotype'].to_dict())
-        write_yaml(osp.join(folder, f'train_{name}.yml'), train_opt)
-        write_yaml(osp.join(folder, f'test_{name}.yml'), test_options(train_opt, name))
-        draw_genotype(row['_genotype'], hp['num_layers'], osp.join(folder, 'architecture.png'),
-                      f"{name}: {row['psnr_db']:.2f} dB (supernet), {row['gmacs']:.1f} G multiply-adds")
+        export(row, opt, osp.join(args.out, f"rank{row['rank']}"), f"{prefix}_rank{row['rank']}_x{hp['upscale']}",
+               num_feat, args.total_iter)
+    front = [rows[i] for i in non_dominated([(r['psnr_db'], r['cost']) for r in rows])]
+    cost_label = ('predicted latency (ms)' if objective.latency_table is not None else
+                  f"G multiply-adds ({search['cost_lr_size'][0]}x{search['cost_lr_size'][1]} LR)")
+    print(write_front(rows, front, args.out, cost_label))
+    for k, row in enumerate(front, start=1):
+        export(row, opt, osp.join(args.out, 'front', str(k)), f"{prefix}_front{k}_x{hp['upscale']}", num_feat,
+               args.total_iter)
     print(f'derive: wrote {args.out}/ranking.md, ranking.csv and the top {min(args.top_k, len(rows))} as '
-          f'BasicSR options; retrain with: python hnas_basicsr/train.py -opt {args.out}/rank1/train_{prefix}_rank1'
+          f'BasicSR options; the {len(front)} non-dominated architectures in {args.out}/pareto.md, pareto.png and '
+          f'front/<k>/; retrain with: python hnas_basicsr/train.py -opt {args.out}/rank1/train_{prefix}_rank1'
           f"_x{hp['upscale']}.yml")
     return rows
 
