@@ -136,7 +136,7 @@ def main():
                   if re.fullmatch(r'random\d+', name) and name not in named})  # also those outside the cost bound
     if search['strategy'] == 'controller':
         controller = load_network(opt['network_c'], net_c_path, 'network_c')
-        pick = candidates(objective, controller, 0, 0)[0][0]
+        pick = candidates(objective, [controller], 0, 0)[0][0]
         named[f'pick-{args.tag}'] = pick
         with open(osp.join(ROOT, out, 'pick.yml'), 'w') as f:
             yaml.safe_dump(pick.to_dict(), f, sort_keys=False)

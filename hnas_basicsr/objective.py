@@ -10,6 +10,7 @@ Architectures come from the controller (``strategy: controller``) or uniformly f
 weight steps can sample uniformly under either strategy (``weight_sampling: uniform``, or the first ``warmup_iter``).
 """
 import torch
+from torch import nn
 
 from hnas_basicsr.metrics import psnr_pt
 from hnas_basicsr.nas import space
@@ -19,7 +20,7 @@ from hnas_basicsr.nas.reward import reward
 
 SEARCH_DEFAULTS = {
     'strategy': 'controller',  # or 'random': uniform sampling, no controller training
-    'lambda': 0.6,  # trade-off: lambda * PSNR - (1 - lambda) * Cost
+    'lambda': 0.6,  # trade-off lambda * PSNR - (1 - lambda) * Cost; a list: one controller per lambda (a front)
     'cost': 'macs',  # what Cost measures: 'macs' (multiply-adds) or 'latency' (ms, predicted by latency_table)
     'latency_table': None,  # with cost: latency, the table tools/build_latency_table.py measured on the device
     'cost_unit': 1000.0,  # one unit of Cost, in G multiply-adds (in ms with cost: latency) ...
@@ -32,6 +33,23 @@ SEARCH_DEFAULTS = {
     'weight_sampling': 'strategy',  # architectures of the weight steps: the strategy's, or 'uniform' (any strategy)
     'warmup_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
 }
+
+
+def lambdas_of(search):
+    """The search's lambdas as a tuple (one per controller)."""
+    return tuple(search['lambda']) if isinstance(search['lambda'], list) else (search['lambda'],)
+
+
+def build_controllers(build, net_c_opt, search):
+    """The search's ``network_c``: ``build(net_c_opt)`` for one lambda, an nn.ModuleList of one per lambda otherwise
+    (sharing the supernet: a Pareto front from one search)."""
+    count = len(lambdas_of(search))
+    return build(net_c_opt) if count == 1 else nn.ModuleList(build(net_c_opt) for _ in range(count))
+
+
+def controllers_of(net_c):
+    """The controllers of a ``network_c`` built by :func:`build_controllers`, one per lambda."""
+    return list(net_c) if isinstance(net_c, nn.ModuleList) else [net_c]
 
 
 def search_options(opt):
@@ -55,8 +73,14 @@ def search_options(opt):
         raise ValueError('search.latency_table: cost: latency needs the path of a latency table (build one with '
                          'tools/build_latency_table.py), and only it takes one; got '
                          f"cost {search['cost']!r}, latency_table {search['latency_table']!r}")
-    if not isinstance(search['lambda'], (int, float)) or not 0 <= search['lambda'] <= 1:
-        raise ValueError(f"search.lambda: expected a number in [0, 1], got {search['lambda']!r}")
+    lambdas = search['lambda'] if isinstance(search['lambda'], list) else [search['lambda']]
+    if not lambdas or len(set(lambdas)) < len(lambdas) or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in lambdas):
+        raise ValueError('search.lambda: expected a number in [0, 1] or a list of distinct ones, got '
+                         f"{search['lambda']!r}")
+    if len(lambdas) > 1 and search['strategy'] == 'random':
+        raise ValueError(f"search.lambda: a list (one controller per lambda) needs strategy: controller; random search "
+                         f"rewards nothing during the search: derive it at any lambda (tools/derive.py --lambda)")
     if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
             not search['cost_unit'] > 0:
         raise ValueError(f'search.cost_unit: expected a positive number (G multiply-adds, or ms), '
@@ -86,6 +110,7 @@ class SearchObjective:
 
     def __init__(self, search, hparams):
         self.options = search
+        self.lambdas = lambdas_of(search)
         self.num_layers, self.scale = hparams['num_layers'], hparams['upscale']
         self.num_decisions = len(space.decisions(self.num_layers))
         self.cost_table = PathCostTable(self.options['cost_num_feat'], hparams['num_layers'], hparams['upscale'],
@@ -129,9 +154,9 @@ class SearchObjective:
             return self.latency_table.latency_ms(genotype) / self.options['cost_unit']
         return self.cost_table.cost(genotype).macs / (self.options['cost_unit'] * 1e9)
 
-    def reward(self, psnr, cost):
-        """``lambda * psnr - (1 - lambda) * cost``, cost in cost units."""
-        return reward(psnr, cost, self.options['lambda'], 1.0)
+    def reward(self, psnr, cost, lam=None):
+        """``lam * psnr - (1 - lam) * cost``, cost in cost units; ``lam`` defaults to the search's (first) lambda."""
+        return reward(psnr, cost, self.lambdas[0] if lam is None else lam, 1.0)
 
     def entropy_bonus(self, entropy):
         """``entropy_weight`` times the controller sample's mean entropy per decision (a tensor)."""

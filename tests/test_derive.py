@@ -342,6 +342,35 @@ def test_random_strategy_ranks_uniform_samples_without_greedy_row(experiment):
     assert sorted(row['genotype'] for row in rows) == sorted(g.describe() for g in expected)
 
 
+# ---- several lambdas ---------------------------------------------------------------------------------------------
+def test_a_search_over_several_lambdas_samples_each_controller_and_ranks_at_any_lambda(experiment, tmp_path):
+    """network_c holds one controller per lambda: each proposes its greedy and sampled architectures; --lambda
+    re-ranks; the front is written as for one lambda."""
+    from torch import nn
+    opt = search_options(experiment['data'])
+    opt['search']['lambda'] = [0.2, 0.9]
+    experiment_dir = tmp_path / 'experiments' / 'tiny_lambdas'
+    os.makedirs(experiment_dir / 'models')
+    torch.manual_seed(1)
+    controllers = nn.ModuleList(build_network(dict(opt['network_c'])) for _ in range(2))
+    torch.save({'params': controllers.state_dict()}, experiment_dir / 'models' / 'net_c_latest.pth')
+    os.symlink(os.path.join(experiment['dir'], 'models', 'net_g_latest.pth'),
+               experiment_dir / 'models' / 'net_g_latest.pth')
+    opt_path = write_yaml(tmp_path / 'lambdas.yml', opt)
+    for lam in ('0.2', '0.9'):
+        out = str(tmp_path / f'derived_{lam}')
+        assert derive_tool.main(['-opt', opt_path, '--experiment', str(experiment_dir), '--out', out, '--samples', '3',
+                                 '--top-k', '1', '--num-feat', '4', '--lambda', lam]) == 0
+        rows = read_csv(os.path.join(out, 'ranking.csv'))
+        assert {'greedy (lambda 0.2)', 'greedy (lambda 0.9)'} <= {row['origin'] for row in rows}
+        for row in rows:
+            cost = float(row['gmacs']) / opt['search']['cost_unit']
+            assert float(row['reward']) == pytest.approx(reward(float(row['psnr_db']), cost, float(lam), 1.0))
+        assert os.path.isfile(os.path.join(out, 'pareto.md')) and os.path.isdir(os.path.join(out, 'front', '1'))
+    greedy = {lam: controller.sample(greedy=True).genotype.describe() for lam, controller in zip((0.2, 0.9), controllers)}
+    assert {row['genotype'] for row in rows if row['origin'].startswith('greedy')} == set(greedy.values())
+
+
 # ---- errors ---------------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def bad_inputs(experiment, tmp_path):

@@ -59,7 +59,7 @@ def run_search(rank, world, init_file, out):
         model.optimize_parameters(it)
         sequence.append(space.encode(bare.genotype))
     torch.save({'genotypes': sequence, 'net_g': bare.state_dict(), 'net_c': model.net_c.state_dict(),
-                'baseline': model.baseline.value, 'ddp': type(model.net_g).__name__},
+                'baseline': model.baselines[0].value, 'ddp': type(model.net_g).__name__},
                os.path.join(out, f'world{world}_rank{rank}.pt'))
     if world > 1:
         dist.destroy_process_group()

@@ -54,15 +54,15 @@ def test_a_non_finite_reward_leaves_controller_and_baseline_untouched(tmp_path, 
     model = build(search_options('nan_reward', 10), tmp_path)
     model.controller_batches = iter([batch() for _ in range(4)])
     model.log_dict = {}  # (no weight step before this controller round)
-    model.baseline.update(20.0)
-    controller, baseline = weights(model.net_c), model.baseline.value
+    model.baselines[0].update(20.0)
+    controller, baseline = weights(model.net_c), model.baselines[0].value
     monkeypatch.setattr(model, 'evaluate', lambda genotype, lq, gt: (float('inf'), 1.0))
     model.train_controller()
-    assert same(controller, weights(model.net_c)) and model.baseline.value == baseline
+    assert same(controller, weights(model.net_c)) and model.baselines[0].value == baseline
     assert model.skipped_rewards == 2 and model.get_current_log()['skipped_reward'] == 2
     monkeypatch.setattr(model, 'evaluate', lambda genotype, lq, gt: (30.0, 1.0))
     model.train_controller()
-    assert not same(controller, weights(model.net_c)) and model.baseline.value != baseline
+    assert not same(controller, weights(model.net_c)) and model.baselines[0].value != baseline
 
 
 def test_a_non_finite_gradient_alone_skips_the_step():

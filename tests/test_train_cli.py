@@ -161,7 +161,7 @@ def test_search_resumes_exactly_where_it_stopped(root, elsewhere):
     net_c = {it: load(os.path.join(exp, 'models', f'net_c_{it}.pth'))['params'] for it in (3, 6)}
     assert any(not torch.equal(net_c[3][k], net_c[6][k]) for k in net_c[3])
     state_6 = load(os.path.join(exp, 'training_states', '6.state'))
-    assert isinstance(state_6['search']['baseline']['value'], float)
+    assert isinstance(state_6['search']['baselines'][0]['value'], float)
     # the two runs agree up to the stop (so that they can be compared after it)
     assert_same(state_6, load(os.path.join(straight_exp, 'training_states', '6.state')))
 
@@ -182,7 +182,7 @@ def test_search_resumes_exactly_where_it_stopped(root, elsewhere):
     # ... and the search did move on after the resume
     net_c_9 = load(os.path.join(exp, 'models', 'net_c_9.pth'))['params']
     assert any(not torch.equal(net_c[6][k], net_c_9[k]) for k in net_c_9)
-    assert state_9['search']['baseline'] != state_6['search']['baseline']
+    assert state_9['search']['baselines'][0] != state_6['search']['baselines'][0]
     assert not torch.equal(state_9['search']['generator'], state_6['search']['generator'])
 
 

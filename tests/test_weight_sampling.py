@@ -22,7 +22,7 @@ def test_weight_steps_sample_uniformly_when_asked_and_the_controller_waits_for_t
     opt['search'].update(search)
     model = build_model(parsed(opt, tmp_path))
     controller_rounds, trained = [], []
-    model.train_controller = lambda: controller_rounds.append(current_iter)  # (the controller itself stays put)
+    model.train_controller = lambda k: controller_rounds.append(current_iter)  # (the controller itself stays put)
     torch.manual_seed(0)
     for current_iter in range(1, 7):
         model.feed_data({'lq': torch.rand(1, 3, 12, 12), 'gt': torch.rand(1, 3, 24, 24)})
@@ -37,7 +37,41 @@ def test_weight_steps_sample_uniformly_when_asked_and_the_controller_waits_for_t
     assert len(set(trained)) > 1
 
 
+def test_several_lambdas_train_one_controller_each_in_turn(tmp_path):
+    """Weight steps sample from the lambdas' controllers in turn, and each round trains the next controller at its
+    lambda: one search's budget split evenly among them."""
+    opt = search_options('search_lambdas', 12)
+    opt['search'].update(weight_steps=2, controller_steps=1)
+    opt['search']['lambda'] = [0.2, 0.6, 0.9]
+    model = build_model(parsed(opt, tmp_path))
+    assert len(model.controllers) == 3 and len(set(map(id, model.controllers))) == 3
+    rewarded, trained = [], []
+    model.joint_reward = lambda psnr, cost, entropy, lam: rewarded.append(lam) or lam * psnr
+    model._controller_loader = lambda: iter(lambda: {'lq': torch.rand(1, 3, 12, 12), 'gt': torch.rand(1, 3, 24, 24)}, 0)
+    before = [[p.clone() for p in c.parameters()] for c in model.controllers]
+    sampled = []
+    original = model.sample
+    model.sample = lambda greedy=False, uniform=False, k=0: sampled.append((greedy, k)) or original(greedy, uniform, k)
+    torch.manual_seed(0)
+    for current_iter in range(1, 13):
+        model.feed_data({'lq': torch.rand(1, 3, 12, 12), 'gt': torch.rand(1, 3, 24, 24)})
+        model.optimize_parameters(current_iter)
+        trained.append(model.get_bare_model(model.net_g).genotype)
+    assert rewarded == [0.6, 0.9, 0.2, 0.6, 0.9, 0.2]  # rounds at iterations 2, 4, ..., 12: controller (it / 2) % 3
+    expected = []  # each iteration's weight step samples from controller it % 3, a round's step from its controller
+    for it in range(1, 13):
+        expected += [it % 3] + ([it // 2 % 3] if it % 2 == 0 else [])
+    assert [k for greedy, k in sampled if not greedy] == expected
+    assert all(any(not torch.equal(a, b) for a, b in zip(old, c.parameters()))
+               for old, c in zip(before, model.controllers))  # every controller learned
+    assert 'reward_l0.2' in model.get_current_log() and 'p_position_1_l0.9' in model.get_current_log()
+
+
 @pytest.mark.parametrize('search, message', [
+    ({'lambda': [0.2, 0.2]}, 'search.lambda'),
+    ({'lambda': []}, 'search.lambda'),
+    ({'lambda': [0.2, 1.5]}, 'search.lambda'),
+    ({'lambda': [0.2, 0.9], 'strategy': 'random'}, 'needs strategy: controller'),
     ({'weight_sampling': 'random'}, 'search.weight_sampling'),
     ({'warmup_iter': -1}, 'search.warmup_iter'),
     ({'warmup_iter': 2.5}, 'search.warmup_iter'),

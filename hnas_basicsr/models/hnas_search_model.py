@@ -9,6 +9,9 @@ With ``search.strategy: random`` the architectures are sampled uniformly and the
 never trained: the random-search baseline with the same supernet, data and budget. ``search.weight_sampling:
 uniform`` trains the weights on uniform samples under the controller too (the controller only reads the supernet),
 and ``search.warmup_iter`` does so for the first iterations only, the controller starting after them.
+With a list of lambdas there is one controller per lambda (``network_c`` an nn.ModuleList), sharing the supernet:
+weight steps sample from them in turn and each controller round trains the next one, rewarded at its lambda, so
+one search yields picks along the whole quality/cost trade-off for the budget of one search per lambda.
 """
 import copy
 import math
@@ -27,7 +30,7 @@ from hnas_basicsr.models.finite_updates import guard_optimizer
 from hnas_basicsr.models.hnas_sr_model import HNASSRModel
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.reward import MovingAverageBaseline
-from hnas_basicsr.objective import SearchObjective, search_options
+from hnas_basicsr.objective import SearchObjective, build_controllers, controllers_of, search_options
 
 
 def cycle(loader):
@@ -56,14 +59,15 @@ class HNASSearchModel(HNASSRModel):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(opt.get('manual_seed') or 0)
         self.rng = random.Random(opt.get('manual_seed') or 0)  # the random strategy's sampler
-        self.baseline = MovingAverageBaseline(self.search['baseline_decay'])
+        self.baselines = [MovingAverageBaseline(self.search['baseline_decay']) for _ in self.objective.lambdas]
         self.search_log = {}
         self.skipped_rewards = 0
         self.controller_batches = None
 
     # ---- building -------------------------------------------------------------------------------------------------
     def _build_controller(self):
-        self.net_c = build_network(self.opt['network_c']).to(self.device)
+        self.net_c = build_controllers(build_network, self.opt['network_c'], self.search).to(self.device)
+        self.controllers = controllers_of(self.net_c)
         self.print_network(self.net_c)
         load_path = self.opt['path'].get('pretrain_network_c')
         if load_path is not None:
@@ -101,17 +105,17 @@ class HNASSearchModel(HNASSRModel):
         return cycle(loader)
 
     # ---- sampling and reward --------------------------------------------------------------------------------------
-    def sample(self, greedy=False, uniform=False):
-        """One architecture from the strategy (``uniform``: from the space): a ControllerSample-like (genotype,
-        log_prob, entropy)."""
-        return self.objective.sample(self.net_c, self.generator, self.rng, greedy, uniform)
+    def sample(self, greedy=False, uniform=False, k=0):
+        """One architecture from the strategy (``uniform``: from the space; controller ``k``: the one of the k-th
+        lambda): a ControllerSample-like (genotype, log_prob, entropy)."""
+        return self.objective.sample(self.controllers[k], self.generator, self.rng, greedy, uniform)
 
     def sample_genotype(self, current_iter):
         """The architecture of weight step ``current_iter`` (no graph through the controller); rank 0's on every
         rank."""
         uniform = self.search['weight_sampling'] == 'uniform' or self.warming_up(current_iter)
         with torch.no_grad():
-            return self._from_rank0(self.sample(uniform=uniform)[0])
+            return self._from_rank0(self.sample(uniform=uniform, k=current_iter % len(self.controllers))[0])
 
     def warming_up(self, current_iter):
         return current_iter <= self.search['warmup_iter']
@@ -128,8 +132,8 @@ class HNASSearchModel(HNASSRModel):
         psnr = mean_over_ranks(psnr)  # each rank rewards on its own batch: the reward of the global batch
         return psnr, self.objective.cost(genotype)
 
-    def joint_reward(self, psnr, cost, entropy):
-        return self.objective.reward(psnr, cost) + self.objective.entropy_bonus(entropy)
+    def joint_reward(self, psnr, cost, entropy, lam=None):
+        return self.objective.reward(psnr, cost, lam) + self.objective.entropy_bonus(entropy)
 
     # ---- Algorithm 1 ----------------------------------------------------------------------------------------------
     def optimize_parameters(self, current_iter):
@@ -139,28 +143,29 @@ class HNASSearchModel(HNASSRModel):
         self.search_log['position'] = genotype.position
         if self.search['strategy'] == 'controller' and not self.warming_up(current_iter) and \
                 current_iter % self.search['weight_steps'] == 0:
-            self.train_controller()
+            self.train_controller(current_iter // self.search['weight_steps'] % len(self.controllers))
 
-    def train_controller(self):
-        """``controller_steps`` REINFORCE steps on batches of the controller split."""
+    def train_controller(self, k=0):
+        """``controller_steps`` REINFORCE steps of controller ``k`` on batches of the controller split."""
         if self.controller_batches is None:
             self.controller_batches = self._controller_loader()
+        controller, baseline, lam = self.controllers[k], self.baselines[k], self.objective.lambdas[k]
         self.net_g.eval()
         stats = []
         for _ in range(self.search['controller_steps']):
             batch = next(self.controller_batches)
-            genotype, log_prob, entropy = self.sample()
+            genotype, log_prob, entropy = self.sample(k=k)
             shared = self._from_rank0(genotype)
             if shared != genotype:  # (ranks sample alike; this only guards against drift)
-                genotype, (log_prob, entropy) = shared, self.net_c.log_prob(shared)
+                genotype, (log_prob, entropy) = shared, controller.log_prob(shared)
             psnr, cost = self.evaluate(genotype, batch['lq'].to(self.device), batch['gt'].to(self.device))
-            value = self.joint_reward(psnr, cost, entropy)
+            value = self.joint_reward(psnr, cost, entropy, lam)
             if not math.isfinite(value):
                 self.skipped_rewards += 1
                 get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): controller step '
                                           f'skipped ({self.skipped_rewards} so far)')
                 continue
-            advantage = self.baseline.update(value)
+            advantage = baseline.update(value)
             loss = -advantage * log_prob
             self.optimizer_c.zero_grad()
             loss.backward()
@@ -168,18 +173,19 @@ class HNASSearchModel(HNASSRModel):
             stats.append((value, psnr, cost, float(entropy.detach()), loss.item()))
         self.net_g.train()
         broadcast_module(self.net_c)  # identical controllers and baselines on every rank
-        self.baseline.load_state_dict(broadcast_object(self.baseline.state_dict()))
+        baseline.load_state_dict(broadcast_object(baseline.state_dict()))
         if stats:
             mean = [sum(column) / len(stats) for column in zip(*stats)]
-            self.search_log.update(
-                reward=mean[0], psnr_c=mean[1], cost=mean[2], entropy=mean[3], l_policy=mean[4],
-                baseline=self.baseline.value,
-                gmacs=mean[2] * self.search['cost_unit'])
-            probs = self.net_c.probabilities()
-            self.search_log.update({f'p_position_{k + 1}': p for k, p in enumerate(probs['position'])})
+            suffix = '' if len(self.controllers) == 1 else f'_l{lam}'  # (one set of figures per lambda)
+            log = dict(reward=mean[0], psnr_c=mean[1], cost=mean[2], entropy=mean[3], l_policy=mean[4],
+                       baseline=baseline.value, greedy_position=self.greedy_genotype(k).position)
+            if self.search['cost'] == 'macs':
+                log['gmacs'] = mean[2] * self.search['cost_unit']
+            probs = controller.probabilities()
+            log.update({f'p_position_{i + 1}': p for i, p in enumerate(probs['position'])})
             for kind, short in (('normal', 'p_normal'), ('upsampling', 'p_up')):
-                self.search_log.update({f'{short}_{op}': p for op, p in zip(space.cell_ops(kind), probs[f'{kind}.op'])})
-            self.search_log['greedy_position'] = self.greedy_genotype().position
+                log.update({f'{short}_{op}': p for op, p in zip(space.cell_ops(kind), probs[f'{kind}.op'])})
+            self.search_log.update({key + suffix: value for key, value in log.items()})
 
     def get_current_log(self):
         skipped = {'skipped_g': self.optimizer_g.skipped_steps, 'skipped_c': self.optimizer_c.skipped_steps,
@@ -187,12 +193,14 @@ class HNASSearchModel(HNASSRModel):
         return dict(self.log_dict, **self.search_log, **{k: v for k, v in skipped.items() if v})
 
     # ---- validation of the greedy architecture -------------------------------------------------------------------
-    def greedy_genotype(self):
+    def greedy_genotype(self, k=0):
+        """Controller ``k``'s most likely architecture (random search: None)."""
         with torch.no_grad():
-            return self.sample(greedy=True)[0] if self.search['strategy'] == 'controller' else None
+            return self.sample(greedy=True, k=k)[0] if self.search['strategy'] == 'controller' else None
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
-        """BasicSR validation of the controller's most likely architecture (random search: the last sample)."""
+        """BasicSR validation of the controller's most likely architecture (random search: the last sample; several
+        lambdas: the first one's)."""
         net = self.get_bare_model(self.net_g)
         trained = net.genotype
         genotype = self.greedy_genotype() or trained
@@ -215,14 +223,19 @@ class HNASSearchModel(HNASSRModel):
 
     def training_state(self, epoch, current_iter):
         """BasicSR's training state plus the search state (baseline, sampler states)."""
-        search = {'baseline': self.baseline.state_dict(), 'generator': self.generator.get_state(),
+        search = {'baselines': [b.state_dict() for b in self.baselines], 'generator': self.generator.get_state(),
                   'rng': _rng_state(self.rng)}
         return dict(super().training_state(epoch, current_iter), search=search)
 
     def resume_training(self, resume_state):
         super().resume_training(resume_state)
         search = resume_state['search']
-        self.baseline.load_state_dict(search['baseline'])
+        states = search['baselines'] if 'baselines' in search else [search['baseline']]  # (older states: one)
+        if len(states) != len(self.baselines):
+            raise ValueError(f'resume_state: a search with {len(states)} lambda(s) cannot resume as one with '
+                             f'{len(self.baselines)}')
+        for baseline, state in zip(self.baselines, states):
+            baseline.load_state_dict(state)
         self.generator.set_state(search['generator'].cpu())
         version, internal, gauss = search['rng']
         self.rng.setstate((version, tuple(internal), gauss))

@@ -6,10 +6,10 @@ Usage (``hnas-derive`` is the same command)::
 
 From the experiment's latest checkpoint (supernet ``net_g`` and controller ``net_c``) it samples
 ``--samples`` architectures plus the controller's most likely one (with ``search.strategy: random``:
-uniform samples), scores each on the held-out controller split of the training images with the
-supernet's weights (PSNR on Y, crop = scale), counts the derived network's cost (multiply-adds at
-``search.cost_lr_size``, ``--num-feat`` channels, default ``search.cost_num_feat``), ranks them by the
-search's reward, and writes:
+uniform samples; a search over several lambdas: from each lambda's controller), scores each on the held-out
+controller split of the training images with the supernet's weights (PSNR on Y, crop = scale), counts the
+derived network's cost (multiply-adds at ``search.cost_lr_size``, ``--num-feat`` channels, default
+``search.cost_num_feat``), ranks them by the search's reward (``--lambda``: at another trade-off), and writes:
 
     <out>/ranking.md, <out>/ranking.csv       the ranked table
     <out>/rank<k>/genotype.yml                 for the top ``--top-k``: the genotype,
@@ -41,7 +41,7 @@ from hnas_basicsr.nas.cost import protocol
 from hnas_basicsr.nas.pareto import non_dominated
 from hnas_basicsr.nas.plot import draw_genotype
 from hnas_basicsr.networks import build, load_weights
-from hnas_basicsr.objective import SearchObjective, search_options
+from hnas_basicsr.objective import SearchObjective, build_controllers, controllers_of, search_options
 from hnas_basicsr.runtime import project_root, resolve_paths
 
 
@@ -90,16 +90,19 @@ def controller_patches(opt, max_patches):
         raise ToolError(f'datasets.train (controller split): {one_line(exc)}') from None
 
 
-def candidates(objective, controller, samples, seed):
-    """The controller's greedy architecture and ``samples`` sampled ones (random strategy: uniform), deduplicated."""
+def candidates(objective, controllers, samples, seed):
+    """Each controller's greedy architecture and ``samples`` sampled ones (random strategy: uniform), deduplicated;
+    with several controllers the origin names the lambda."""
     generator = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     found = {}
     with torch.no_grad():
-        if objective.options['strategy'] == 'controller':
-            found[objective.sample(controller, generator, rng, greedy=True)[0]] = 'greedy'
-        for _ in range(samples):
-            found.setdefault(objective.sample(controller, generator, rng)[0], 'sampled')
+        for lam, controller in zip(objective.lambdas, controllers):
+            suffix = f' (lambda {lam})' if len(controllers) > 1 else ''
+            if objective.options['strategy'] == 'controller':
+                found.setdefault(objective.sample(controller, generator, rng, greedy=True)[0], 'greedy' + suffix)
+            for _ in range(samples):
+                found.setdefault(objective.sample(controller, generator, rng)[0], 'sampled' + suffix)
     return list(found.items())
 
 
@@ -226,7 +229,9 @@ def derive(args):
         raise ToolError(f'{args.opt}: {exc}') from None
     net_g_path, net_c_path = latest_checkpoints(args.experiment)
     supernet = load_network(opt['network_g'], net_g_path, f'{args.opt}: network_g')
-    controller = load_network(opt['network_c'], net_c_path, f'{args.opt}: network_c')
+    where = f'{args.opt}: network_c'
+    controllers = controllers_of(load_weights(build_controllers(lambda o: build(o, where), opt['network_c'], search),
+                                              net_c_path).eval())
     hp = supernet.hparams
     num_feat = args.num_feat or search['cost_num_feat']  # width of the exported HNASNet
     objective = SearchObjective(search, hp)
@@ -234,11 +239,12 @@ def derive(args):
     lq, gt = controller_patches(opt, args.max_patches)
     print(f'derive: scoring on {len(lq)} held-out patches of the controller split (never a test set)', flush=True)
     rows = []
-    for genotype, origin in tqdm(candidates(objective, controller, args.samples, args.seed),
+    lam = objective.lambdas[0] if args.lambda_ is None else args.lambda_
+    for genotype, origin in tqdm(candidates(objective, controllers, args.samples, args.seed),
                                  desc='scoring architectures', unit='arch'):
         psnr = objective.psnr(supernet, genotype, lq, gt, args.batch)
         cost = objective.cost_table.cost(genotype)
-        value = objective.reward(psnr, objective.cost(genotype))
+        value = objective.reward(psnr, objective.cost(genotype), lam)
         rows.append(dict(origin=origin, genotype=genotype.describe(), position=genotype.position, psnr_db=psnr,
                          gmacs=cost.macs / 1e9, mparams=cost.params / 1e6, reward=value, _genotype=genotype,
                          cost=objective.latency_table.latency_ms(genotype) if objective.latency_table is not None
@@ -251,7 +257,8 @@ def derive(args):
     os.makedirs(args.out, exist_ok=True)
     rewarded = (f"latency predicted for {objective.latency_table.device} (rewarded) and " if
                 objective.latency_table is not None else '')
-    header = (f"Architectures of {args.experiment} (lambda {search['lambda']}, strategy {search['strategy']}); "
+    header = (f"Architectures of {args.experiment} (searched at lambda {search['lambda']}, strategy "
+              f"{search['strategy']}; ranked at lambda {lam}); "
               f"PSNR with the supernet weights on the controller split; {rewarded}cost{'' if rewarded else ' (as rewarded)'}"
               f" of HNASNet at {search['cost_num_feat']} channels: "
               f"{protocol(tuple(search['cost_lr_size']), hp['num_in_ch'])}")
@@ -287,8 +294,12 @@ def parse_args(argv):
     parser.add_argument('--max-patches', type=int, default=64, help='controller-split patches to score on')
     parser.add_argument('--batch', type=int, default=32, help='patches per forward pass')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--lambda', dest='lambda_', type=float, help="rank by the reward at this lambda (default: the "
+                        "search's, the first of several)")
     parser.add_argument('--name', help='name prefix of the exported options (default HNAS_<experiment>)')
     args = parser.parse_args(argv)
+    if args.lambda_ is not None and not 0 <= args.lambda_ <= 1:
+        parser.error(f'--lambda: expected a number in [0, 1], got {args.lambda_}')
     for key in ('samples', 'top_k', 'num_feat', 'total_iter', 'max_patches', 'batch'):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be a positive integer')
