@@ -13,7 +13,10 @@ split and ranked by the run's reward; its
 rank-1 pick is retrained alone by bench/trainability.py (setting 'residual': 16 features, the same-budget
 schedule) and scored on Set5 and Set14, which select nothing.
 
-Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at lambda 0.2 and 0.9 with seed 0.
+Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at lambda 0.2 and 0.9 with seed 0;
+and 'front', one search with a controller per lambda in {0.2, 0.6, 0.9} sharing one supernet for 3x the iterations
+(the budget of the three single searches), derived with ``--samples`` per controller, its pick at each lambda the
+front member of best reward there.
 
 Usage (resumable; finished searches, derivations and trainings are kept)::
 
@@ -42,13 +45,18 @@ from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
 
 OUT = 'results/search_quality'
+FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
 RUNS = [(f'{"ctrl" if s == "controller" else "rand"}06s{seed}', s, 0.6, seed)
         for seed in (0, 1, 2) for s in ('controller', 'random')] + [
-    ('ctrl02s0', 'controller', 0.2, 0), ('ctrl09s0', 'controller', 0.9, 0)]  # (tag, strategy, lambda, seed)
+    ('ctrl02s0', 'controller', 0.2, 0), ('ctrl09s0', 'controller', 0.9, 0),
+    ('front', 'controller', FRONT, 0)]  # (tag, strategy, lambda(s), seed)
 
 
 def search(tag, strategy, lam, seed, iters, samples):
-    """Search and derive one run (each skipped when done); returns its rank-1 row of ranking.csv."""
+    """Search and derive one run (each skipped when done); returns its picks: the rank-1 row of ranking.csv, or with
+    several lambdas for each lambda the row of the front (pareto.csv) with the best reward at it."""
+    lambdas = lam if isinstance(lam, list) else [lam]
+    iters *= len(lambdas)
     with open(osp.join(ROOT, SEARCH_OPT)) as f:
         opt = yaml.safe_load(f)
     opt['name'] = f'search_quality_{tag}'
@@ -73,12 +81,23 @@ def search(tag, strategy, lam, seed, iters, samples):
     if not osp.isfile(osp.join(ROOT, out, 'ranking.csv')):
         run(f'derive {tag}', ['tools/derive.py', '-opt', option_file, '--experiment', experiment, '--out', out,
                               '--samples', str(samples), '--top-k', '1', '--name', f'HNAS_{tag}'])
-    with open(osp.join(ROOT, out, 'ranking.csv')) as f:
-        best = next(csv.DictReader(f))
-    best['minutes'] = open(minutes_file).read().strip() if osp.isfile(minutes_file) else '?'
-    best['genotype_file'] = osp.join(out, 'rank1', 'genotype.yml')
-    best['evaluated'] = samples
-    return best
+    minutes = open(minutes_file).read().strip() if osp.isfile(minutes_file) else '?'
+    if len(lambdas) == 1:
+        with open(osp.join(ROOT, out, 'ranking.csv')) as f:
+            best = next(csv.DictReader(f))
+        return [dict(best, minutes=minutes, evaluated=samples, genotype_file=osp.join(out, 'rank1', 'genotype.yml'),
+                     tag=tag, **{'lambda': lam})]
+    with open(osp.join(ROOT, out, 'pareto.csv')) as f:
+        front = list(csv.DictReader(f))
+    picks = []
+    for value in lambdas:  # a linear reward's best lies on the front
+        def reward(row):
+            return value * float(row['psnr_db']) - (1 - value) * float(row['cost']) / opt['search']['cost_unit']
+        best = max(front, key=reward)
+        picks.append(dict(best, reward=reward(best), minutes=minutes, evaluated=samples * len(lambdas),
+                          tag=f'{tag}{value}',
+                          genotype_file=osp.join(out, 'front', best['front'], 'genotype.yml'), **{'lambda': value}))
+    return picks
 
 
 def plot(rows, out):
@@ -108,13 +127,13 @@ def main():
     for tag, strategy, lam, seed in RUNS:
         if args.only and tag not in args.only:
             continue
-        best = search(tag, strategy, lam, seed, args.search_iter, args.samples)
-        with open(osp.join(ROOT, best['genotype_file'])) as f:
-            key = tuple(space.encode(Genotype.from_dict(yaml.safe_load(f))))
-        names.setdefault(key, (f'pick-{tag}', best['genotype_file']))
-        rows.append(dict(best, tag=tag, strategy=strategy, seed=seed, name=names[key][0], **{'lambda': lam}))
+        for best in search(tag, strategy, lam, seed, args.search_iter, args.samples):
+            with open(osp.join(ROOT, best['genotype_file'])) as f:
+                key = tuple(space.encode(Genotype.from_dict(yaml.safe_load(f))))
+            names.setdefault(key, (f"pick-{best['tag']}", best['genotype_file']))
+            rows.append(dict(best, strategy=strategy, seed=seed, name=names[key][0]))
     if not args.no_retrain:
-        picks = sorted(set(names.values()))
+        picks = list(dict.fromkeys(names.values()))  # in the order of RUNS
         run('retrain the picks', ['bench/trainability.py', '--settings', 'residual', '--only',
                                   *[n for n, _ in picks], '--genotype', *[f'{n}={file}' for n, file in picks]])
     trained = stand_alone()
