@@ -26,6 +26,7 @@ import torch
 import yaml
 
 from hnas_basicsr.cli import ToolError, load_yaml, run_tool
+from hnas_basicsr.tools.benchmark import device_of
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.genotype import published_genotypes
 from hnas_basicsr.nas.latency import LatencyTable, measure_latency_table, time_ms
@@ -49,16 +50,6 @@ def settings_from_options(path):
     return dict(num_feat=search['cost_num_feat'], num_layers=net.get('num_layers', 12), scale=net.get('upscale', 2),
                 lr_size=list(search['cost_lr_size']), global_skip=net.get('global_skip'),
                 cell_residual=net.get('cell_residual', False))
-
-
-def device_of(name):
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ToolError(f'--device: {name!r} is not a device (cpu, cuda, cuda:1, ...)') from None
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ToolError(f'--device {name}: no CUDA device here; use --device cpu')
-    return device
 
 
 def build(args, device):
