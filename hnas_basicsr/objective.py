@@ -7,7 +7,7 @@ path, and Cost the multiply-adds of the derived HNASNet (``cost_num_feat`` chann
 on a device predicted by a measured table (:class:`~hnas_basicsr.nas.latency.LatencyTable`) in units of
 ``cost_unit`` ms. The search adds an entropy bonus.
 Architectures come from the controller (``strategy: controller``) or uniformly from the space (``random``); the
-weight steps can sample uniformly under either strategy (``weight_sampling: uniform``, or the first ``warmup_iter``).
+weight steps can sample uniformly under either strategy (``weight_sampling: uniform``, or the first ``uniform_iter``).
 """
 import torch
 from torch import nn
@@ -31,7 +31,7 @@ SEARCH_DEFAULTS = {
     'weight_steps': 100,  # weight steps between two controller rounds (an epoch's worth in Algorithm 1)
     'controller_steps': 10,  # controller steps per round
     'weight_sampling': 'strategy',  # architectures of the weight steps: the strategy's, or 'uniform' (any strategy)
-    'warmup_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
+    'uniform_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
 }
 
 
@@ -45,6 +45,17 @@ def build_controllers(build, net_c_opt, search):
     (sharing the supernet: a Pareto front from one search)."""
     count = len(lambdas_of(search))
     return build(net_c_opt) if count == 1 else nn.ModuleList(build(net_c_opt) for _ in range(count))
+
+
+def check_controller_state(state, search, path):
+    """Raise ValueError unless the ``network_c`` state dict ``state`` (read from ``path``) holds one controller per
+    lambda of ``search`` (an nn.ModuleList's keys start with the controller's index)."""
+    heads = {key.split('.', 1)[0] for key in state}
+    found = len(heads) if heads and all(head.isdigit() for head in heads) else 1
+    wanted = len(lambdas_of(search))
+    if found != wanted:
+        raise ValueError(f'{path}: holds {found} controller(s), one per lambda of the search that wrote it; '
+                         f"search.lambda {search['lambda']!r} needs {wanted}")
 
 
 def controllers_of(net_c):
@@ -64,9 +75,9 @@ def search_options(opt):
         raise ValueError(f"search.strategy: expected 'controller' or 'random', got {search['strategy']!r}")
     if search['weight_sampling'] not in ('strategy', 'uniform'):
         raise ValueError(f"search.weight_sampling: expected 'strategy' or 'uniform', got {search['weight_sampling']!r}")
-    if isinstance(search['warmup_iter'], bool) or not isinstance(search['warmup_iter'], int) or \
-            search['warmup_iter'] < 0:
-        raise ValueError(f"search.warmup_iter: expected an integer >= 0, got {search['warmup_iter']!r}")
+    if isinstance(search['uniform_iter'], bool) or not isinstance(search['uniform_iter'], int) or \
+            search['uniform_iter'] < 0:
+        raise ValueError(f"search.uniform_iter: expected an integer >= 0, got {search['uniform_iter']!r}")
     if search['cost'] not in ('macs', 'latency'):
         raise ValueError(f"search.cost: expected 'macs' or 'latency', got {search['cost']!r}")
     if (search['cost'] == 'latency') != isinstance(search['latency_table'], str):

@@ -370,13 +370,17 @@ def _check_logger(c, opt):
 
 
 def _check_search(c, opt, nets):
-    from hnas_basicsr.objective import search_options
+    from hnas_basicsr.objective import SearchObjective, search_options
     try:
-        search_options(opt)
+        search = search_options(opt)
     except ValueError as exc:
         raise ToolError(f'{c.path}: {exc}') from None
     if type(nets['network_g']).__name__ != 'HNASSuperNet':
         c.fail('network_g.type', f'the search needs HNASSuperNet, got {opt["network_g"]["type"]!r}')
+    try:
+        SearchObjective(search, nets['network_g'].hparams)  # (reads and checks a latency table)
+    except ValueError as exc:
+        raise ToolError(f'{c.path}: {exc}') from None
     if 'network_c' not in nets or type(nets['network_c']).__name__ != 'HNASController':
         c.fail('network_c', 'the search needs an HNASController')
     layers_g, layers_c = nets['network_g'].hparams['num_layers'], nets['network_c'].num_layers

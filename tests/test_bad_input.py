@@ -154,6 +154,20 @@ def test_bad_data_and_foreign_checkpoints_give_one_line_and_write_nothing(root, 
         assert not (root / 'experiments' / 'bad_data').exists()  # checked before the experiment folder is made
 
 
+def test_a_missing_foreign_or_damaged_latency_table_fails_in_one_line_before_anything_is_written(root, tmp_path,
+                                                                                                 monkeypatch):
+    from hnas_basicsr.nas.latency import measure_latency_table
+    table = measure_latency_table(num_feat=3, num_layers=3, upscale=2, lr_size=(24, 24), runs=1, global_skip=None,
+                                  cell_residual=False)
+    (tmp_path / 'other_width.yml').write_text(yaml.safe_dump(table))
+    (tmp_path / 'damaged.yml').write_text('ms: [unclosed\n')
+    for name, expected in (('missing.yml', 'cannot read'), ('other_width.yml', 'num_feat 3 (expected 2)'),
+                           ('damaged.yml', 'not YAML')):
+        opt = quick(search_options('latency_search', 2))
+        opt['search'].update(cost='latency', latency_table=str(tmp_path / name))
+        rejected(root, opt, monkeypatch, 'search.latency_table' if name == 'missing.yml' else name, expected)
+
+
 # ---- byte-level damage ---------------------------------------------------------------------------------------------
 TEXT_DAMAGE = ('truncated', 'random_bytes', 'empty', 'latin1', 'utf16')
 BINARY_DAMAGE = ('truncated', 'random_bytes', 'empty', 'utf16')

@@ -362,7 +362,8 @@ def test_a_search_over_several_lambdas_samples_each_controller_and_ranks_at_any_
         assert derive_tool.main(['-opt', opt_path, '--experiment', str(experiment_dir), '--out', out, '--samples', '3',
                                  '--top-k', '1', '--num-feat', '4', '--lambda', lam]) == 0
         rows = read_csv(os.path.join(out, 'ranking.csv'))
-        assert {'greedy (lambda 0.2)', 'greedy (lambda 0.9)'} <= {row['origin'] for row in rows}
+        greedy_origins = [row['origin'] for row in rows if row['origin'].startswith('greedy')]
+        assert all(any(f'{lam}' in origin for origin in greedy_origins) for lam in (0.2, 0.9)), greedy_origins
         for row in rows:
             cost = float(row['gmacs']) / opt['search']['cost_unit']
             assert float(row['reward']) == pytest.approx(reward(float(row['psnr_db']), cost, float(lam), 1.0))

@@ -63,6 +63,40 @@ def test_one_edge_changes_the_prediction_by_its_ops_difference_in_every_normal_c
     assert table.latency_ms(changed) - table.latency_ms(base) == difference
 
 
+def test_the_cell_and_network_terms_make_every_whole_network_add_up(monkeypatch):
+    """With a timer that counts the aten ops a call dispatches (additive over any split of the work, unlike wall
+    time), every network's predicted 'latency' equals its measured one: the cell and network terms hold exactly
+    what the timed convs and edge ops leave out, whatever the genotype and position."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from hnas_basicsr.archs.hnas_arch import HNASNet
+    from hnas_basicsr.nas import latency
+
+    class Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    def counted(fn, runs, device):
+        Count.calls = 0
+        with torch.no_grad(), Count():
+            fn()
+        return float(Count.calls)
+
+    monkeypatch.setattr(latency, 'time_ms', counted)
+    table = LatencyTable(measure_latency_table(**TINY))
+    assert table.table['ms']['cell/hr'] > 0 and table.table['ms']['network/2'] > 0
+    x = torch.rand(1, 3, *TINY['lr_size'])
+    rng = random.Random(3)
+    for genotype in [space.random_genotype(3, rng) for _ in range(8)]:
+        net = HNASNet(genotype.to_dict(), num_feat=2, num_layers=3, global_skip='bicubic', cell_residual=True,
+                      init='pytorch').eval()
+        assert table.latency_ms(genotype) == counted(lambda: net(x), 1, 'cpu'), genotype.describe()
+
+
 def test_a_table_for_another_network_or_a_broken_one_is_refused(measured, tmp_path):
     with pytest.raises(ValueError, match=r'measured for another network: num_feat 2 \(expected 64\)'):
         LatencyTable(measured, {'num_feat': 64})

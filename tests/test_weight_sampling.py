@@ -1,5 +1,5 @@
 """Which architectures the search's weight steps train, and when the controller starts: ``search.weight_sampling``
-and ``search.warmup_iter``."""
+and ``search.uniform_iter``."""
 import random
 
 import pytest
@@ -12,9 +12,9 @@ from tiny_options import parsed, search_options
 
 @pytest.mark.parametrize('search, uniform_iters, controller_iters', [
     ({}, [], [2, 4, 6]),
-    ({'warmup_iter': 3}, [1, 2, 3], [4, 6]),
+    ({'uniform_iter': 3}, [1, 2, 3], [4, 6]),
     ({'weight_sampling': 'uniform'}, [1, 2, 3, 4, 5, 6], [2, 4, 6]),
-    ({'weight_sampling': 'uniform', 'warmup_iter': 4}, [1, 2, 3, 4, 5, 6], [6]),
+    ({'weight_sampling': 'uniform', 'uniform_iter': 4}, [1, 2, 3, 4, 5, 6], [6]),
 ])
 def test_weight_steps_sample_uniformly_when_asked_and_the_controller_waits_for_the_warmup(
         tmp_path, search, uniform_iters, controller_iters):
@@ -57,14 +57,41 @@ def test_several_lambdas_train_one_controller_each_in_turn(tmp_path):
         model.feed_data({'lq': torch.rand(1, 3, 12, 12), 'gt': torch.rand(1, 3, 24, 24)})
         model.optimize_parameters(current_iter)
         trained.append(model.get_bare_model(model.net_g).genotype)
-    assert rewarded == [0.6, 0.9, 0.2, 0.6, 0.9, 0.2]  # rounds at iterations 2, 4, ..., 12: controller (it / 2) % 3
+    assert rewarded == [0.2, 0.6, 0.9, 0.2, 0.6, 0.9]  # rounds at iterations 2, 4, ..., 12: controller 0, 1, 2, ...
     expected = []  # each iteration's weight step samples from controller it % 3, a round's step from its controller
     for it in range(1, 13):
-        expected += [it % 3] + ([it // 2 % 3] if it % 2 == 0 else [])
+        expected += [it % 3] + ([(it // 2 - 1) % 3] if it % 2 == 0 else [])
     assert [k for greedy, k in sampled if not greedy] == expected
     assert all(any(not torch.equal(a, b) for a, b in zip(old, c.parameters()))
                for old, c in zip(before, model.controllers))  # every controller learned
     assert 'reward_l0.2' in model.get_current_log() and 'p_position_1_l0.9' in model.get_current_log()
+
+
+def test_the_first_round_after_the_uniform_start_trains_the_first_lambda(tmp_path):
+    opt = search_options('search_lambdas_warm', 7)
+    opt['search'].update(weight_steps=2, uniform_iter=3, **{'lambda': [0.2, 0.9]})
+    model = build_model(parsed(opt, tmp_path))
+    assert [model.controller_round(it) for it in (4, 6, 8)] == [0, 1, 2]  # (rounds at iterations 4, 6, 8, ...)
+
+
+def test_a_controller_checkpoint_or_a_resume_of_other_lambdas_is_refused_naming_them(tmp_path):
+    from hnas_basicsr.cli import ToolError
+    opt = search_options('search_lambdas_resume', 6)
+    opt['search']['lambda'] = [0.2, 0.9]
+    model = build_model(parsed(opt, tmp_path))
+    model.save_network(model.net_c, 'net_c', 3)
+    model.save_training_state(epoch=0, current_iter=3)
+    state = torch.load(tmp_path / '3.state', weights_only=False)
+    assert state['search']['lambdas'] == [0.2, 0.9]
+
+    reordered = search_options('search_lambdas_resume', 6)
+    reordered['search']['lambda'] = [0.9, 0.2]
+    with pytest.raises(ToolError, match=r'search.lambda: the run to resume searched at lambda \[0.2, 0.9\]'):
+        build_model(parsed(reordered, tmp_path)).resume_training(state)
+    single = parsed(search_options('search_one_lambda', 6), tmp_path)
+    single['path']['pretrain_network_c'] = str(tmp_path / 'net_c_3.pth')
+    with pytest.raises(ToolError, match=r'holds 2 controller\(s\).*search.lambda 0.6 needs 1'):
+        build_model(single)
 
 
 @pytest.mark.parametrize('search, message', [
@@ -73,8 +100,8 @@ def test_several_lambdas_train_one_controller_each_in_turn(tmp_path):
     ({'lambda': [0.2, 1.5]}, 'search.lambda'),
     ({'lambda': [0.2, 0.9], 'strategy': 'random'}, 'needs strategy: controller'),
     ({'weight_sampling': 'random'}, 'search.weight_sampling'),
-    ({'warmup_iter': -1}, 'search.warmup_iter'),
-    ({'warmup_iter': 2.5}, 'search.warmup_iter'),
+    ({'uniform_iter': -1}, 'search.uniform_iter'),
+    ({'uniform_iter': 2.5}, 'search.uniform_iter'),
 ])
 def test_bad_sampling_settings_are_named(tmp_path, search, message):
     opt = search_options('search_sampling', 6)

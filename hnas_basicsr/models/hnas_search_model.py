@@ -8,7 +8,7 @@ lambda * PSNR - (1 - lambda) * Cost (+ entropy bonus) against a moving-average b
 With ``search.strategy: random`` the architectures are sampled uniformly and the controller is
 never trained: the random-search baseline with the same supernet, data and budget. ``search.weight_sampling:
 uniform`` trains the weights on uniform samples under the controller too (the controller only reads the supernet),
-and ``search.warmup_iter`` does so for the first iterations only, the controller starting after them.
+and ``search.uniform_iter`` does so for the first iterations only, the controller starting after them.
 With a list of lambdas there is one controller per lambda (``network_c`` an nn.ModuleList), sharing the supernet:
 weight steps sample from them in turn and each controller round trains the next one, rewarded at its lambda, so
 one search yields picks along the whole quality/cost trade-off for the budget of one search per lambda.
@@ -30,7 +30,10 @@ from hnas_basicsr.models.finite_updates import guard_optimizer
 from hnas_basicsr.models.hnas_sr_model import HNASSRModel
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.reward import MovingAverageBaseline
-from hnas_basicsr.objective import SearchObjective, build_controllers, controllers_of, search_options
+from hnas_basicsr.cli import ToolError
+from hnas_basicsr.networks import load_checkpoint
+from hnas_basicsr.objective import (SearchObjective, build_controllers, check_controller_state, controllers_of,
+                                    search_options)
 
 
 def cycle(loader):
@@ -63,6 +66,18 @@ class HNASSearchModel(HNASSRModel):
         self.search_log = {}
         self.skipped_rewards = 0
         self.controller_batches = None
+        if self.is_train and self.search['strategy'] == 'controller':
+            self._warn_about_rounds(opt['train']['total_iter'])
+
+    def _warn_about_rounds(self, total_iter):
+        rounds = self.controller_round(total_iter) + 1
+        count = len(self.controllers)
+        if rounds < 1:
+            get_root_logger().warning(f"search.uniform_iter {self.search['uniform_iter']}: no controller round before "
+                                      f'train.total_iter {total_iter}; the controller never learns')
+        elif rounds % count:
+            get_root_logger().warning(f'{rounds} controller rounds for {count} lambdas: the first {rounds % count} '
+                                      f'get one more round than the others (make the rounds a multiple of {count})')
 
     # ---- building -------------------------------------------------------------------------------------------------
     def _build_controller(self):
@@ -71,6 +86,12 @@ class HNASSearchModel(HNASSRModel):
         self.print_network(self.net_c)
         load_path = self.opt['path'].get('pretrain_network_c')
         if load_path is not None:
+            state = load_checkpoint(load_path)
+            try:
+                check_controller_state(state.get('params', state) if isinstance(state, dict) else {}, self.search,
+                                       load_path)
+            except ValueError as exc:
+                raise ToolError(str(exc)) from None
             self.load_network(self.net_c, load_path, self.opt['path'].get('strict_load_c', True), 'params')
 
     def init_training_settings(self):
@@ -118,7 +139,7 @@ class HNASSearchModel(HNASSRModel):
             return self._from_rank0(self.sample(uniform=uniform, k=current_iter % len(self.controllers))[0])
 
     def warming_up(self, current_iter):
-        return current_iter <= self.search['warmup_iter']
+        return current_iter <= self.search['uniform_iter']
 
     def _from_rank0(self, genotype):
         """Rank 0's genotype (broadcast as decision indices): every rank trains and rewards the same path."""
@@ -143,7 +164,13 @@ class HNASSearchModel(HNASSRModel):
         self.search_log['position'] = genotype.position
         if self.search['strategy'] == 'controller' and not self.warming_up(current_iter) and \
                 current_iter % self.search['weight_steps'] == 0:
-            self.train_controller(current_iter // self.search['weight_steps'] % len(self.controllers))
+            self.train_controller(self.controller_round(current_iter) % len(self.controllers))
+
+    def controller_round(self, current_iter):
+        """0 for the first controller round (the first multiple of ``weight_steps`` after ``uniform_iter``), 1 for the
+        next, ...: with several lambdas, round r trains controller r % their number."""
+        steps = self.search['weight_steps']
+        return current_iter // steps - self.search['uniform_iter'] // steps - 1
 
     def train_controller(self, k=0):
         """``controller_steps`` REINFORCE steps of controller ``k`` on batches of the controller split."""
@@ -179,8 +206,7 @@ class HNASSearchModel(HNASSRModel):
             suffix = '' if len(self.controllers) == 1 else f'_l{lam}'  # (one set of figures per lambda)
             log = dict(reward=mean[0], psnr_c=mean[1], cost=mean[2], entropy=mean[3], l_policy=mean[4],
                        baseline=baseline.value, greedy_position=self.greedy_genotype(k).position)
-            if self.search['cost'] == 'macs':
-                log['gmacs'] = mean[2] * self.search['cost_unit']
+            log['gmacs' if self.search['cost'] == 'macs' else 'latency_ms'] = mean[2] * self.search['cost_unit']
             probs = controller.probabilities()
             log.update({f'p_position_{i + 1}': p for i, p in enumerate(probs['position'])})
             for kind, short in (('normal', 'p_normal'), ('upsampling', 'p_up')):
@@ -206,8 +232,10 @@ class HNASSearchModel(HNASSRModel):
         genotype = self.greedy_genotype() or trained
         net.set_genotype(genotype)
         cost = self.objective.cost_table.cost(genotype)
+        latency = self.objective.latency_table
+        predicted = f', {latency.latency_ms(genotype):.1f} ms predicted on {latency.device}' if latency else ''
         get_root_logger().info(f'Validating architecture: {genotype.describe()}; derived network: '
-                               f'{cost.params / 1e6:.3f} M params, {cost.macs / 1e9:.1f} G multiply-adds '
+                               f'{cost.params / 1e6:.3f} M params, {cost.macs / 1e9:.1f} G multiply-adds{predicted} '
                                f'({self.search["cost_lr_size"]} LR input, {self.search["cost_num_feat"]} channels)')
         if tb_logger:
             tb_logger.add_scalar('val/greedy_gmacs', cost.macs / 1e9, current_iter)
@@ -223,17 +251,18 @@ class HNASSearchModel(HNASSRModel):
 
     def training_state(self, epoch, current_iter):
         """BasicSR's training state plus the search state (baseline, sampler states)."""
-        search = {'baselines': [b.state_dict() for b in self.baselines], 'generator': self.generator.get_state(),
-                  'rng': _rng_state(self.rng)}
+        search = {'lambdas': list(self.objective.lambdas), 'baselines': [b.state_dict() for b in self.baselines],
+                  'generator': self.generator.get_state(), 'rng': _rng_state(self.rng)}
         return dict(super().training_state(epoch, current_iter), search=search)
 
     def resume_training(self, resume_state):
-        super().resume_training(resume_state)
         search = resume_state['search']
+        lambdas = search.get('lambdas', [self.objective.lambdas[0]])  # (older states: one lambda, not recorded)
+        if tuple(lambdas) != self.objective.lambdas:
+            raise ToolError(f'search.lambda: the run to resume searched at lambda {lambdas}, these options at '
+                            f'{list(self.objective.lambdas)}; resume with the same lambdas or start a new run')
+        super().resume_training(resume_state)
         states = search['baselines'] if 'baselines' in search else [search['baseline']]  # (older states: one)
-        if len(states) != len(self.baselines):
-            raise ValueError(f'resume_state: a search with {len(states)} lambda(s) cannot resume as one with '
-                             f'{len(self.baselines)}')
         for baseline, state in zip(self.baselines, states):
             baseline.load_state_dict(state)
         self.generator.set_state(search['generator'].cpu())

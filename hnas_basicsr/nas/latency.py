@@ -137,8 +137,11 @@ class LatencyTable:
     def __init__(self, table, expect=None):
         source = table if isinstance(table, str) else 'the latency table'
         if isinstance(table, str):
-            with open(table) as f:
-                table = yaml.safe_load(f)
+            try:
+                with open(table) as f:
+                    table = yaml.safe_load(f)
+            except yaml.YAMLError as exc:
+                raise ValueError(f'{source}: not YAML ({str(exc).splitlines()[0]})') from None
         missing = [k for k in (*SETTINGS, 'ms', 'device') if not isinstance(table, dict) or k not in table]
         if missing:
             raise ValueError(f'{source}: not a latency table (missing {", ".join(missing)}); build one with '

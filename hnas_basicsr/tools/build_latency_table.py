@@ -29,11 +29,11 @@ from hnas_basicsr.cli import ToolError, load_yaml, run_tool
 from hnas_basicsr.tools.benchmark import device_of
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.genotype import published_genotypes
-from hnas_basicsr.nas.latency import LatencyTable, measure_latency_table, time_ms
+from hnas_basicsr.nas.latency import LatencyTable, device_name, measure_latency_table, time_ms
 from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho
 
 FLAG_DEFAULTS = dict(num_feat=64, num_layers=12, scale=2, lr_size=[120, 120], global_skip='bicubic',
-                     cell_residual=True)
+                     cell_residual=True, num_in_ch=3, num_out_ch=3)
 
 
 def settings_from_options(path):
@@ -49,14 +49,15 @@ def settings_from_options(path):
     net = opt['network_g']
     return dict(num_feat=search['cost_num_feat'], num_layers=net.get('num_layers', 12), scale=net.get('upscale', 2),
                 lr_size=list(search['cost_lr_size']), global_skip=net.get('global_skip'),
-                cell_residual=net.get('cell_residual', False))
+                cell_residual=net.get('cell_residual', False), num_in_ch=net.get('num_in_ch', 3),
+                num_out_ch=net.get('num_out_ch', 3))
 
 
 def build(args, device):
     settings = dict(FLAG_DEFAULTS)
     if args.opt:
         settings.update(settings_from_options(args.opt))
-    given = {k: getattr(args, k) for k in FLAG_DEFAULTS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in FLAG_DEFAULTS if getattr(args, k, None) is not None}
     settings.update(given, **({'global_skip': None} if given.get('global_skip') == 'none' else {}))
     print(f"build_latency_table: timing every op of the space on {device} ({settings['num_feat']} features, "
           f"{settings['lr_size'][0]}x{settings['lr_size'][1]} LR input, x{settings['scale']}, "
@@ -67,7 +68,8 @@ def build(args, device):
 
     table = measure_latency_table(settings['num_feat'], settings['num_layers'], settings['scale'],
                                   settings['lr_size'], device, args.runs, settings['global_skip'],
-                                  settings['cell_residual'], progress=progress)
+                                  settings['cell_residual'], settings['num_in_ch'], settings['num_out_ch'],
+                                  progress=progress)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         yaml.safe_dump(table, f, sort_keys=False)
@@ -81,6 +83,10 @@ def check(table, count, runs, device, out, seed=0):
     theirs), and of the published ones when the table is for 12 layers; returns the rows."""
     from hnas_basicsr.archs.hnas_arch import HNASNet
     t = table.table
+    measured_on = device_name(device)
+    if measured_on != table.device:
+        print(f'build_latency_table: warning: the table was measured on {table.device}, this check times on '
+              f'{measured_on}: the comparison mixes two devices', flush=True)
     rng, rows = random.Random(seed), []
     published = published_genotypes() if t['num_layers'] == 12 else {}
     genotypes = [(f'random{i}', space.random_genotype(t['num_layers'], rng)) for i in range(count)]
@@ -97,7 +103,8 @@ def check(table, count, runs, device, out, seed=0):
     randoms = rows[len(published):]
     predicted, measured = [r['predicted_ms'] for r in randoms], [r['measured_ms'] for r in randoms]
     error = sum(abs(p - m) / m for p, m in zip(predicted, measured)) / len(randoms)
-    print(f'build_latency_table: {count} random architectures on {table.device}: Spearman rho '
+    print(f'build_latency_table: {count} random architectures timed on {measured_on} (table: {table.device}): '
+          f'Spearman rho '
           f'{spearman_rho(predicted, measured):.3f}, Kendall tau {kendall_tau(predicted, measured):.3f}, '
           f'mean relative error {100 * error:.1f}%')
     with open(out, 'w', newline='') as f:

@@ -26,6 +26,7 @@ import copy
 import csv
 import os
 import random
+import shutil
 import sys
 from os import path as osp
 
@@ -91,18 +92,22 @@ def controller_patches(opt, max_patches):
 
 
 def candidates(objective, controllers, samples, seed):
-    """Each controller's greedy architecture and ``samples`` sampled ones (random strategy: uniform), deduplicated;
-    with several controllers the origin names the lambda."""
+    """Each controller's greedy architecture, then ``samples`` sampled ones from each (random strategy: uniform),
+    deduplicated; with several controllers the origin names the lambda(s)."""
     generator = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
-    found = {}
+    several = len(controllers) > 1
+    greedy, found = {}, {}
     with torch.no_grad():
+        if objective.options['strategy'] == 'controller':
+            for lam, controller in zip(objective.lambdas, controllers):
+                greedy.setdefault(objective.sample(controller, generator, rng, greedy=True)[0], []).append(lam)
+        for genotype, lambdas in greedy.items():
+            found[genotype] = f"greedy (lambda {', '.join(map(str, lambdas))})" if several else 'greedy'
         for lam, controller in zip(objective.lambdas, controllers):
-            suffix = f' (lambda {lam})' if len(controllers) > 1 else ''
-            if objective.options['strategy'] == 'controller':
-                found.setdefault(objective.sample(controller, generator, rng, greedy=True)[0], 'greedy' + suffix)
             for _ in range(samples):
-                found.setdefault(objective.sample(controller, generator, rng)[0], 'sampled' + suffix)
+                found.setdefault(objective.sample(controller, generator, rng)[0],
+                                 f'sampled (lambda {lam})' if several else 'sampled')
     return list(found.items())
 
 
@@ -199,9 +204,9 @@ def write_front(rows, front, out, cost_label):
         writer.writerows(dict({k: row[k] for k in columns[1:]}, front=k) for k, row in enumerate(front, start=1))
     lines = [f'Non-dominated architectures of the {len(rows)} scored (PSNR on the controller split against '
              f'{cost_label}); each exported in front/<k>/.', '',
-             f'| front | rank | position | PSNR (dB) | {cost_label} | M params | reward |', '|---' * 7 + '|']
-    lines += [f"| {k} | {r['rank']} | {r['position']} | {r['psnr_db']:.3f} | {r['cost']:.1f} | {r['mparams']:.3f} | "
-              f"{r['reward']:.3f} |" for k, r in enumerate(front, start=1)]
+             f'| front | rank | origin | position | PSNR (dB) | {cost_label} | M params | reward |', '|---' * 8 + '|']
+    lines += [f"| {k} | {r['rank']} | {r['origin']} | {r['position']} | {r['psnr_db']:.3f} | {r['cost']:.1f} | "
+              f"{r['mparams']:.3f} | {r['reward']:.3f} |" for k, r in enumerate(front, start=1)]
     with open(osp.join(out, 'pareto.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -234,7 +239,10 @@ def derive(args):
                                               net_c_path).eval())
     hp = supernet.hparams
     num_feat = args.num_feat or search['cost_num_feat']  # width of the exported HNASNet
-    objective = SearchObjective(search, hp)
+    try:
+        objective = SearchObjective(search, hp)
+    except ValueError as exc:
+        raise ToolError(f'{args.opt}: {exc}') from None
     print(f'derive: checkpoints {net_g_path}, {net_c_path}', flush=True)
     lq, gt = controller_patches(opt, args.max_patches)
     print(f'derive: scoring on {len(lq)} held-out patches of the controller split (never a test set)', flush=True)
@@ -271,6 +279,7 @@ def derive(args):
     cost_label = ('predicted latency (ms)' if objective.latency_table is not None else
                   f"G multiply-adds ({search['cost_lr_size'][0]}x{search['cost_lr_size'][1]} LR)")
     print(write_front(rows, front, args.out, cost_label))
+    shutil.rmtree(osp.join(args.out, 'front'), ignore_errors=True)  # (a front of an earlier run may be longer)
     for k, row in enumerate(front, start=1):
         export(row, opt, osp.join(args.out, 'front', str(k)), f"{prefix}_front{k}_x{hp['upscale']}", num_feat,
                args.total_iter)
