@@ -146,3 +146,13 @@ def test_the_tool_reports_a_missing_table_in_one_line(tmp_path, capsys):
     assert build_tool(['--table', str(tmp_path / 'nope.yml'), '--check', '2']) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('build_latency_table.py: error: --table') and '\n' not in err
+
+
+def test_a_relative_table_path_is_looked_up_under_the_project_root(tmp_path, monkeypatch):
+    from hnas_basicsr.runtime import resolve_paths
+    (tmp_path / 'root' / 'latency').mkdir(parents=True)
+    (tmp_path / 'root' / 'latency' / 'cpu.yml').write_text('ms: {}\n')
+    (tmp_path / 'elsewhere').mkdir()
+    monkeypatch.chdir(tmp_path / 'elsewhere')
+    opt = resolve_paths({'search': {'cost': 'latency', 'latency_table': 'latency/cpu.yml'}}, str(tmp_path / 'root'))
+    assert opt['search']['latency_table'] == str(tmp_path / 'root' / 'latency' / 'cpu.yml')
