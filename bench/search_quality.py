@@ -105,12 +105,12 @@ def plot(rows, out):
     for row in rows:
         if row.get('Set5') is None:
             continue
-        marker = 'o' if row['strategy'] == 'controller' else 'x'
+        marker = 's' if row['tag'].startswith('front') else 'o' if row['strategy'] == 'controller' else 'x'
         ax.scatter(float(row['gmacs']), row['Set5'], marker=marker, color=f"C{int(float(row['lambda']) * 10) % 10}")
         ax.annotate(f"{row['tag']} (lambda {row['lambda']})", (float(row['gmacs']), row['Set5']), fontsize=7)
     ax.set_xlabel('G multiply-adds of the pick (64 features, 480x480 LR)')
     ax.set_ylabel('retrained PSNR on Set5 (16 features, dB)')
-    ax.set_title('Picks of each search: o controller, x random', fontsize=9)
+    ax.set_title('Picks: o controller, x random, s one search over three lambdas', fontsize=9)
     fig.tight_layout()
     fig.savefig(osp.join(ROOT, out, 'picks.png'), dpi=120)
     plt.close(fig)
