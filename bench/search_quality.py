@@ -5,13 +5,13 @@ options/compare/hnas_search_T91_General100_x2.yml (T91 + General100, x2, superne
 patches, bicubic skip and cell_residual, ``--search-iter`` weight steps; the controller takes 10 steps every 15),
 with the weights trained on uniform samples under both strategies (``search.weight_sampling: uniform``: the
 supernet then ranks better, bench/ranking_validity.py; both strategies then train their supernets alike and
-differ in the architectures they evaluate), with one weight/controller split (split_seed 0) for every run and ``manual_seed`` = the run's seed (weights,
-controller, sampler). Each run is derived with tools/derive.py (``--samples`` architectures plus, for the
-controller, its most likely one; random search gets as many more as the controller scored during its search, so
-both spend the same number of weight steps and architecture evaluations), scored on 64 samples of the controller
-split and ranked by the run's reward; its
-rank-1 pick is retrained alone by bench/trainability.py (setting 'residual': 16 features, the same-budget
-schedule) and scored on Set5 and Set14, which select nothing.
+differ in the architectures they evaluate), with one weight/controller split (split_seed 0) for every run and
+``manual_seed`` = the run's seed (weights, controller, sampler). Each run is derived with tools/derive.py
+(``--samples`` architectures drawn with the run's seed plus, for the controller, its most likely one; random
+search gets as many more as the controller scored during its search, so both spend the same number of weight
+steps and architecture evaluations), scored on 64 samples of the controller split and ranked by the run's
+reward; its rank-1 pick is retrained alone by bench/trainability.py (setting 'residual': 16 features, the
+same-budget schedule) and scored on Set5 and Set14, which select nothing.
 
 Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at lambda 0.2 and 0.9 with seed 0;
 and 'front', one search with a controller per lambda in {0.2, 0.6, 0.9} sharing one supernet for 3x the iterations
@@ -80,7 +80,7 @@ def search(tag, strategy, lam, seed, iters, samples):
         samples += iters // opt['search']['weight_steps'] * opt['search']['controller_steps']
     if not osp.isfile(osp.join(ROOT, out, 'ranking.csv')):
         run(f'derive {tag}', ['tools/derive.py', '-opt', option_file, '--experiment', experiment, '--out', out,
-                              '--samples', str(samples), '--top-k', '1', '--name', f'HNAS_{tag}'])
+                              '--samples', str(samples), '--top-k', '1', '--name', f'HNAS_{tag}', '--seed', str(seed)])
     minutes = open(minutes_file).read().strip() if osp.isfile(minutes_file) else '?'
     if len(lambdas) == 1:
         with open(osp.join(ROOT, out, 'ranking.csv')) as f:
