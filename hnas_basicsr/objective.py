@@ -47,9 +47,10 @@ def build_controllers(build, net_c_opt, search):
     return build(net_c_opt) if count == 1 else nn.ModuleList(build(net_c_opt) for _ in range(count))
 
 
-def check_controller_state(state, search, path):
-    """Raise ValueError unless the ``network_c`` state dict ``state`` (read from ``path``) holds one controller per
-    lambda of ``search`` (an nn.ModuleList's keys start with the controller's index)."""
+def check_controller_state(checkpoint, search, path):
+    """Raise ValueError unless the ``network_c`` checkpoint (its state dict, or BasicSR's ``{'params': ...}``, read
+    from ``path``) holds one controller per lambda of ``search`` (an nn.ModuleList's keys start with the index)."""
+    state = checkpoint.get('params', checkpoint) if isinstance(checkpoint, dict) else {}
     heads = {key.split('.', 1)[0] for key in state}
     found = len(heads) if heads and all(head.isdigit() for head in heads) else 1
     wanted = len(lambdas_of(search))

@@ -88,8 +88,7 @@ class HNASSearchModel(HNASSRModel):
         if load_path is not None:
             state = load_checkpoint(load_path)
             try:
-                check_controller_state(state.get('params', state) if isinstance(state, dict) else {}, self.search,
-                                       load_path)
+                check_controller_state(state, self.search, load_path)
             except ValueError as exc:
                 raise ToolError(str(exc)) from None
             self.load_network(self.net_c, load_path, self.opt['path'].get('strict_load_c', True), 'params')

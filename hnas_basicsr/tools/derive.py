@@ -41,8 +41,9 @@ from hnas_basicsr.data.hnas_split_dataset import base_options, controller_split
 from hnas_basicsr.nas.cost import protocol
 from hnas_basicsr.nas.pareto import non_dominated
 from hnas_basicsr.nas.plot import draw_genotype
-from hnas_basicsr.networks import build, load_weights
-from hnas_basicsr.objective import SearchObjective, build_controllers, controllers_of, search_options
+from hnas_basicsr.networks import build, load_checkpoint, load_weights
+from hnas_basicsr.objective import (SearchObjective, build_controllers, check_controller_state, controllers_of,
+                                    search_options)
 from hnas_basicsr.runtime import project_root, resolve_paths
 
 
@@ -235,6 +236,11 @@ def derive(args):
     net_g_path, net_c_path = latest_checkpoints(args.experiment)
     supernet = load_network(opt['network_g'], net_g_path, f'{args.opt}: network_g')
     where = f'{args.opt}: network_c'
+    state = load_checkpoint(net_c_path)
+    try:
+        check_controller_state(state, search, net_c_path)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
     controllers = controllers_of(load_weights(build_controllers(lambda o: build(o, where), opt['network_c'], search),
                                               net_c_path).eval())
     hp = supernet.hparams
