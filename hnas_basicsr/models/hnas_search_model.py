@@ -133,11 +133,11 @@ class HNASSearchModel(HNASSRModel):
     def sample_genotype(self, current_iter):
         """The architecture of weight step ``current_iter`` (no graph through the controller); rank 0's on every
         rank."""
-        uniform = self.search['weight_sampling'] == 'uniform' or self.warming_up(current_iter)
+        uniform = self.search['weight_sampling'] == 'uniform' or self.in_uniform_start(current_iter)
         with torch.no_grad():
             return self._from_rank0(self.sample(uniform=uniform, k=current_iter % len(self.controllers))[0])
 
-    def warming_up(self, current_iter):
+    def in_uniform_start(self, current_iter):
         return current_iter <= self.search['uniform_iter']
 
     def _from_rank0(self, genotype):
@@ -161,7 +161,7 @@ class HNASSearchModel(HNASSRModel):
         self.get_bare_model(self.net_g).set_genotype(genotype)
         super().optimize_parameters(current_iter)
         self.search_log['position'] = genotype.position
-        if self.search['strategy'] == 'controller' and not self.warming_up(current_iter) and \
+        if self.search['strategy'] == 'controller' and not self.in_uniform_start(current_iter) and \
                 current_iter % self.search['weight_steps'] == 0:
             self.train_controller(self.controller_round(current_iter) % len(self.controllers))
 
