@@ -35,7 +35,7 @@ import matplotlib  # noqa: E402
 matplotlib.use('Agg')
 import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
-from same_budget import ROOT, SEARCH_OPT, SHARED, run  # noqa: E402
+from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 from trainability import OUT as TRAINABILITY_OUT  # noqa: E402
 from trainability import benchmark_folder, genotypes, seeded_genotype  # noqa: E402
 
@@ -118,8 +118,7 @@ def main():
     experiment = osp.join(ROOT, 'experiments', opt['name'])
     seconds_file = osp.join(ROOT, out, 'search_seconds.txt')
     if not osp.isfile(osp.join(experiment, 'models', 'net_g_latest.pth')):
-        run('prepare training data', ['tools/prepare_data.py', *[osp.join(SHARED, 'train', d)
-                                                                 for d in ('T91', 'General100')], '--scales', '2'])
+        prepare_data(test_sets=False)
         seconds = run('search', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(seconds_file, 'w') as f:
             f.write(f'{seconds:.0f}\n')

@@ -105,6 +105,14 @@ def run(stage, args):
     return time.time() - start
 
 
+def prepare_data(test_sets=True):
+    """The LMDBs of the CPU protocol: T91 + General100 at x2 and, with ``test_sets``, Set5 and Set14 (kept if done)."""
+    data = [osp.join(SHARED, 'train', 'T91'), osp.join(SHARED, 'train', 'General100')]
+    run('prepare training data', ['tools/prepare_data.py', *data, '--scales', '2', '--workers', '2'])
+    for name in ('Set5', 'Set14') if test_sets else ():
+        run(f'prepare {name}', ['tools/prepare_data.py', osp.join(SHARED, 'test', name), '--no-sub-images'])
+
+
 def searched_network(derived):
     """(tag, ``network_g``) of the top architecture exported by derive, at the proxy width."""
     with open(osp.join(ROOT, derived, 'rank1', 'genotype.yml')) as f:
@@ -155,10 +163,7 @@ def main():
     parser.add_argument('--out', default=OUT, help=f'output folder (default {OUT})')
     args = parser.parse_args()
     start = time.time()
-    data = [osp.join(SHARED, 'train', 'T91'), osp.join(SHARED, 'train', 'General100')]
-    run('prepare training data', ['tools/prepare_data.py', *data, '--scales', '2', '--workers', '2'])
-    for name in ('Set5', 'Set14'):
-        run(f'prepare {name}', ['tools/prepare_data.py', osp.join(SHARED, 'test', name), '--no-sub-images'])
+    prepare_data()
     run('search', ['hnas_basicsr/train.py', '-opt', SEARCH_OPT, '--auto_resume'])
     derived = osp.join(args.out, 'derived')
     run('derive', ['tools/derive.py', '-opt', SEARCH_OPT, '--experiment', SEARCH_EXPERIMENT, '--out', derived,

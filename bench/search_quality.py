@@ -39,7 +39,7 @@ matplotlib.use('Agg')
 import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from ranking_validity import stand_alone  # noqa: E402
-from same_budget import ROOT, SEARCH_OPT, run  # noqa: E402
+from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
@@ -123,6 +123,7 @@ def main():
     parser.add_argument('--only', nargs='+', help='only these runs (tags such as ctrl06s0 rand06s1)')
     parser.add_argument('--no-retrain', action='store_true', help='skip the stand-alone retraining of the picks')
     args = parser.parse_args()
+    prepare_data()
     rows, names = [], {}  # names: genotype encoding -> the name its stand-alone training has
     for tag, strategy, lam, seed in RUNS:
         if args.only and tag not in args.only:

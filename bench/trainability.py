@@ -28,7 +28,7 @@ from os import path as osp
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import yaml  # noqa: E402
-from same_budget import (PROXY_FEAT, ROOT, SETTINGS, SHARED, TRAIN_OPT, hnas_network, hnas_tag, run,  # noqa: E402
+from same_budget import (PROXY_FEAT, ROOT, SETTINGS, TRAIN_OPT, hnas_network, hnas_tag, prepare_data, run,  # noqa: E402
                          train_options)
 
 from hnas_basicsr.cli import load_yaml  # noqa: E402
@@ -105,10 +105,7 @@ def main():
     parser.add_argument('--out', default=OUT)
     parser.add_argument('--benchmark-only', action='store_true', help='train nothing; benchmark what is trained')
     args = parser.parse_args()
-    data = [osp.join(SHARED, 'train', 'T91'), osp.join(SHARED, 'train', 'General100')]
-    run('prepare training data', ['tools/prepare_data.py', *data, '--scales', '2', '--workers', '2'])
-    for name in ('Set5', 'Set14'):
-        run(f'prepare {name}', ['tools/prepare_data.py', osp.join(SHARED, 'test', name), '--no-sub-images'])
+    prepare_data()
     with open(osp.join(ROOT, TRAIN_OPT)) as f:
         base = yaml.safe_load(f)
     if args.total_iter:
