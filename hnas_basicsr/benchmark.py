@@ -221,6 +221,27 @@ def evaluate(model, test_set, device, tile=512, overlap=32, runs=3):
     return {**_means(results), **_latency(times)}
 
 
+def table_latency(model, table, device, runs=3):
+    """(predicted, measured) ms of ``model`` for one LR input of the latency table's size, the measurement taken
+    as the table's were (batch 1, no_grad, median of ``runs`` calls after a warm-up). Predicted is None but for an
+    HNASNet of the settings the table was measured for; the reason is then the third item."""
+    from hnas_basicsr.archs.hnas_arch import HNASNet
+    from hnas_basicsr.nas.latency import LatencyTable, network_settings, time_ms
+    t = table.table
+    if model.scale != t['upscale']:
+        return None, None, f'x{model.scale}, the table is for x{t["upscale"]}'
+    net = model.net.to(device)
+    x = torch.rand(1, t['num_in_ch'], *t['lr_size'], device=device)
+    measured = time_ms(lambda: net(x), runs, device)
+    if not isinstance(net, HNASNet):
+        return None, measured, f'{type(net).__name__} is not an HNASNet'
+    try:
+        LatencyTable(t, network_settings(net.hparams))
+    except ValueError as exc:
+        return None, measured, str(exc).replace('the latency table: ', '')
+    return table.latency_ms(net.genotype), measured, None
+
+
 def evaluate_bicubic(test_set):
     """Mean PSNR and SSIM of MATLAB-style bicubic upscaling on one test set."""
     scale = test_set.scale

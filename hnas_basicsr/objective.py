@@ -15,7 +15,7 @@ from torch import nn
 from hnas_basicsr.metrics import psnr_pt
 from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cost import PathCostTable
-from hnas_basicsr.nas.latency import LatencyTable
+from hnas_basicsr.nas.latency import LatencyTable, network_settings
 from hnas_basicsr.nas.reward import reward
 
 SEARCH_DEFAULTS = {
@@ -91,8 +91,8 @@ def search_options(opt):
         raise ValueError('search.lambda: expected a number in [0, 1] or a list of distinct ones, got '
                          f"{search['lambda']!r}")
     if len(lambdas) > 1 and search['strategy'] == 'random':
-        raise ValueError(f"search.lambda: a list (one controller per lambda) needs strategy: controller; random search "
-                         f"rewards nothing during the search: derive it at any lambda (tools/derive.py --lambda)")
+        raise ValueError("search.lambda: a list (one controller per lambda) needs strategy: controller; random search "
+                         "rewards nothing during the search: derive it at any lambda (tools/derive.py --lambda)")
     if isinstance(search['cost_unit'], bool) or not isinstance(search['cost_unit'], (int, float)) or \
             not search['cost_unit'] > 0:
         raise ValueError(f'search.cost_unit: expected a positive number (G multiply-adds, or ms), '
@@ -130,9 +130,8 @@ class SearchObjective:
                                         tuple(self.options['cost_lr_size']))
         self.latency_table = None
         if self.options['cost'] == 'latency':
-            expect = {k: hparams[k] for k in ('num_layers', 'upscale', 'num_in_ch', 'num_out_ch', 'global_skip',
-                                              'cell_residual')}
-            expect.update(num_feat=self.options['cost_num_feat'], lr_size=list(self.options['cost_lr_size']))
+            expect = dict(network_settings(hparams, self.options['cost_num_feat']),
+                          lr_size=list(self.options['cost_lr_size']))
             try:
                 self.latency_table = LatencyTable(self.options['latency_table'], expect)
             except OSError as exc:

@@ -199,6 +199,8 @@ def test_errors_are_one_line(setup, tmp_path, capsys):
         (['-opt', models[0], models[2], '--sets', sets[0], '--scales', '2'],
          'wrong scale: the network upsamples x3, --scales is 2'),
         (['-opt', other_arch, '--sets', sets[0]], 'does not fit this HNASNet'),
+        (['--sets', sets[0], '--latency-table', str(tmp_path / 'none.yml')], 'none.yml: No such file'),
+        (['--sets', sets[0], '--latency-table', models[0]], 'not a latency table (missing'),
     ]
     for argv, expected in cases:
         out = tmp_path / 'never'
@@ -206,3 +208,29 @@ def test_errors_are_one_line(setup, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith('benchmark.py: error: ') and expected in err and err.count('\n') == 1, err
         assert not out.exists()
+
+
+def test_a_latency_table_adds_predicted_beside_measured_latency(setup, capsys):
+    from hnas_basicsr.nas.latency import LatencyTable, measure_latency_table
+    tmp, sets, models = setup
+    table = measure_latency_table(num_feat=4, num_layers=12, upscale=2, lr_size=(6, 5), runs=1, global_skip=None,
+                                  cell_residual=False)
+    path = tmp / 'latency.yml'
+    path.write_text(yaml.safe_dump(table))
+    out = tmp / 'out_latency'
+    assert benchmark.main(['-opt', *models, '--sets', sets[0], '--out', str(out), '--runs', '1',
+                           '--latency-table', str(path)]) == 0
+    rows = {line.split(' | ')[0].strip('| '): line.split(' | ')[1:] for line in
+            (out / 'benchmark.md').read_text().split('Latency table', 1)[1].splitlines() if line.startswith('| ')}
+    predicted = LatencyTable(table).latency_ms(published_genotypes()['HNAS_C'])
+    assert float(rows['hnas'][0]) == pytest.approx(predicted, abs=0.05) and float(rows['hnas'][1]) > 0
+    assert rows['edsr'][0] == '-' and float(rows['edsr'][1]) > 0 and 'EDSR is not an HNASNet' in rows['edsr'][2]
+    assert rows['edsr_x3'][:2] == ['-', '-'] and 'the table is for x2' in rows['edsr_x3'][2]
+    assert 'hnas: predicted' in capsys.readouterr().out
+    # an HNASNet of other settings than the table's is timed, not predicted
+    other = write_model(str(tmp), 'hnas_skip', dict(HNAS_OPT, global_skip='bicubic'),
+                        HNASNet(**dict({k: v for k, v in HNAS_OPT.items() if k != 'type'}, global_skip='bicubic')))
+    assert benchmark.main(['-opt', other, '--sets', sets[0], '--out', str(out), '--runs', '1',
+                           '--latency-table', str(path)]) == 0
+    line = next(x for x in (out / 'benchmark.md').read_text().splitlines() if x.startswith('| hnas_skip | -'))
+    assert 'global_skip' in line

@@ -11,7 +11,6 @@ photographs), made from a fixed seed, so nothing is read from disk and the globa
 import math
 
 import torch
-from torch import nn
 
 CALIBRATION_SEED = 0
 

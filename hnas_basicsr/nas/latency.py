@@ -116,6 +116,13 @@ def measure_latency_table(num_feat=64, num_layers=12, upscale=2, lr_size=(120, 1
             'runs': runs, **settings, 'ms': {key_name(key): round(value, 4) for key, value in ms.items()}}
 
 
+def network_settings(hparams, num_feat=None):
+    """The settings of an HNASNet (its ``hparams``) that a table must have been measured for, but ``lr_size``:
+    the expectation :class:`LatencyTable` checks (``num_feat`` overrides the network's width)."""
+    return {k: num_feat if k == 'num_feat' and num_feat is not None else hparams[k] for k in SETTINGS
+            if k != 'lr_size'}
+
+
 def device_name(device):
     """The device as a person would name it: 'cpu (x86_64, 2 threads)', 'cuda:0 (NVIDIA A100 ...)'."""
     device = torch.device(device)

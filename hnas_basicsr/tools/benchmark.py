@@ -23,9 +23,11 @@ import sys
 import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 import torch
 
-from hnas_basicsr.benchmark import BICUBIC, evaluate, evaluate_bicubic, load_hr, load_model, pairs_at, set_name
+from hnas_basicsr.benchmark import (BICUBIC, evaluate, evaluate_bicubic, load_hr, load_model, pairs_at, set_name,
+                                    table_latency)
 from hnas_basicsr.cli import ToolError, run_tool
 from hnas_basicsr.nas.cost import DEFAULT_LR_SIZE, protocol
+from hnas_basicsr.nas.latency import LatencyTable
 
 
 def parse_args(argv):
@@ -43,6 +45,8 @@ def parse_args(argv):
     parser.add_argument('--threads', type=int, help='CPU threads (default: torch\'s)')
     parser.add_argument('--device', default='cpu', help='cpu (default) or cuda[:N]')
     parser.add_argument('--out', default='results/benchmark', help='output folder (default results/benchmark)')
+    parser.add_argument('--latency-table', metavar='FILE', help='a table of tools/build_latency_table.py: each '
+                        'model is also timed on one input of its LR size, beside the latency the table predicts')
     args = parser.parse_args(argv)
     if args.labels and len(args.labels) != len(args.opt):
         parser.error(f'--labels: {len(args.labels)} names for {len(args.opt)} option files')
@@ -121,6 +125,25 @@ def markdown(rows, sets, gray, args, threads, device):
     ]
 
 
+def latency_table_lines(models, table, device, runs):
+    """The table's predicted latency beside the measured one for each model, as markdown lines (printed as
+    measured)."""
+    t = table.table
+    size = 'x'.join(map(str, t['lr_size']))
+    lines = ['', f'Latency table {table.source} ({t["device"]}): one {size} LR input, batch 1, median of {runs} '
+             'calls after a warm-up', '', '| Model | predicted (ms) | measured (ms) | predicted / measured |',
+             '|---|---|---|---|']
+    for model in models:
+        predicted, measured, why = table_latency(model, table, device, runs)
+        ratio = f'{predicted / measured:.2f}' if predicted is not None else f'- ({why})'
+        lines.append(f'| {model.label} | {"-" if predicted is None else f"{predicted:.1f}"} | '
+                     f'{"-" if measured is None else f"{measured:.1f}"} | {ratio} |')
+        print(f'  {model.label}: ' + (f'predicted {predicted:.1f} ms, ' if predicted is not None else '') +
+              (f'measured {measured:.1f} ms' if measured is not None else '') +
+              (f' ({why})' if why else '') + f' on a {size} LR input', flush=True)
+    return lines
+
+
 def plot(rows, sets, scales, path):
     """PSNR against multiply-adds, one panel per scale and test set, one labelled point per model; bicubic
     dashed."""
@@ -151,6 +174,12 @@ def benchmark(args):
     device = device_of(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    table = None
+    if args.latency_table:
+        try:
+            table = LatencyTable(args.latency_table)
+        except (OSError, ValueError) as exc:
+            raise ToolError(f'--latency-table {args.latency_table}: {getattr(exc, "strerror", None) or exc}') from None
     labels = args.labels or [None] * len(args.opt)
     models = [load_model(path, label, args.scales) for path, label in zip(args.opt, labels)]
     scales = sorted(set(args.scales or [m.scale for m in models] or (2, 3, 4)))
@@ -178,6 +207,8 @@ def benchmark(args):
         writer.writeheader()
         writer.writerows(rows)
     lines = markdown(rows, sets, gray, args, torch.get_num_threads(), device)
+    if table:
+        lines += latency_table_lines(models, table, device, args.runs)
     with open(os.path.join(args.out, 'benchmark.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     plot(rows, sets, scales, os.path.join(args.out, 'psnr_vs_macs.png'))
