@@ -1,7 +1,7 @@
 """CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
 
 Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
-       [--part step infer] [--allocator reuse|glibc]
+       [--part step infer] [--allocator reuse|glibc] [--compile]
 
 (a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
     genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched; the two
@@ -10,7 +10,8 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
 (b) ``infer``: latency of one ``--lr-size`` square LR image (x2, no grad), HNAS-A/B/C at 64 features in both
     layouts and basicsr's EDSR-baseline (16 blocks, 64 features) in the same run, alternating; printed per
     network: median seconds, multiply-adds (count_macs, same input), G multiply-adds per second, and the
-    seconds per multiply-add relative to EDSR's.
+    seconds per multiply-add relative to EDSR's. ``--compile`` adds each network under ``torch.compile``
+    (inductor, static shapes; channels_last for HNAS), its compilation timed apart and not in the latency.
 ``--allocator glibc`` leaves glibc's malloc at its defaults instead of reusing freed memory as the entry points
 do (:mod:`hnas_basicsr.allocator`); the allocator is per process, so compare two runs. Run it from the repository
 root on an otherwise idle machine.
@@ -93,14 +94,19 @@ def infer_part(args):
     for name, genotype in published_genotypes().items():
         for layout in LAYOUTS:
             nets[f'{name} {layout}'] = (HNASNet(genotype.to_dict(), num_feat=64, init='pytorch'), LAYOUTS[layout])
-    macs = {}
-    fns = {}
-    for label, (net, memory_format) in nets.items():
+    macs, fns, compile_seconds = {}, {}, {}
+    for label, (net, memory_format) in list(nets.items()):
         net.eval()
         if memory_format is not None:
             net.memory_format = memory_format
         macs[label] = count_macs(net, size)
         fns[label] = (lambda n: lambda: n(x))(net)
+        if args.compile and memory_format != torch.contiguous_format:
+            compiled = f'{label} compiled'
+            nets[compiled], macs[compiled] = nets[label], macs[label]
+            fns[compiled] = (lambda n: lambda: n(x))(torch.compile(net, dynamic=False))
+            with torch.no_grad():
+                compile_seconds[compiled] = timed(fns[compiled])
     with torch.no_grad():
         med = alternate(fns, args.runs)
     per_mac_edsr = med['EDSR-baseline'] / macs['EDSR-baseline']
@@ -111,6 +117,8 @@ def infer_part(args):
     for label in nets:
         print(f'| {label} | {macs[label] / 1e9:.1f} | {med[label]:.2f} | {macs[label] / med[label] / 1e9:.1f} | '
               f'{med[label] / macs[label] / per_mac_edsr:.2f}x |')
+    for label, seconds in compile_seconds.items():
+        print(f'compilation and first call of {label}: {seconds:.0f} s')
 
 
 def main():
@@ -122,6 +130,7 @@ def main():
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--allocator', choices=('reuse', 'glibc'), default='reuse')
+    parser.add_argument('--compile', action='store_true', help='(b) also under torch.compile')
     args = parser.parse_args()
     if args.allocator == 'reuse' and not reuse_freed_memory():
         sys.exit('fast_ops.py: error: this C library has no mallopt; run with --allocator glibc')

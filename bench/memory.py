@@ -13,7 +13,9 @@ Cases (x2, random weights: memory does not depend on their values):
   retrain_A_64    3 SRModel steps of HNAS-A at 64 channels, batch 16 of 96x96 HR patches (the paper's setting);
   infer_whole     HNAS-A at 64 channels on a 600x512 LR image (1200x1024 HR, the size of Urban100/Manga109
                   pages), in one piece;
-  infer_tiled     the same in tiles of 256 LR px with 32 px of context (tools/benchmark.py --tile 256).
+  infer_tiled     the same in tiles of 256 LR px with 32 px of context (tools/benchmark.py --tile 256);
+  infer_compiled  infer_whole under torch.compile (tools/benchmark.py --compile; compiled on a small image first, as
+                  the benchmark's warm-up does, so the peak is the inference's).
 Reported: peak resident set size of the process, and its growth over the process after imports and set-up.
 Cases run as the entry points run them (cells channels_last, freed memory reused: hnas_basicsr.allocator);
 ``--baseline`` runs each case a second time in the former layout (NCHW) with glibc's malloc at its defaults.
@@ -29,7 +31,7 @@ from os import path as osp
 import hnas_basicsr  # noqa: F401  (registers the plugin; before basicsr)
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
-CASES = ('search', 'search_paper', 'retrain_A_64', 'infer_whole', 'infer_tiled')
+CASES = ('search', 'search_paper', 'retrain_A_64', 'infer_whole', 'infer_tiled', 'infer_compiled')
 
 
 def peak_mb():
@@ -75,13 +77,17 @@ def retrain_case():
     return before
 
 
-def infer_case(tile):
+def infer_case(tile, compile=False):
     import torch
 
     from hnas_basicsr.archs.hnas_arch import HNASNet
     from hnas_basicsr.benchmark import forward_tiled
     from hnas_basicsr.nas.genotype import published_genotypes
     net = HNASNet(published_genotypes()['HNAS_A'].to_dict(), num_feat=64, upscale=2).eval()
+    if compile:
+        net = torch.compile(net, dynamic=True)
+        with torch.no_grad():
+            net(torch.rand(1, 3, 40, 36))
     lq = torch.rand(1, 3, 600, 512)
     before = peak_mb()
     forward_tiled(net, lq, 2, tile, 32)
@@ -102,7 +108,7 @@ def run_case(case, baseline):
     start = time.time()
     before = {'search': lambda: search_case(8, 48), 'search_paper': lambda: search_case(16, 96),
               'retrain_A_64': retrain_case, 'infer_whole': lambda: infer_case(0),
-              'infer_tiled': lambda: infer_case(256)}[case]()
+              'infer_tiled': lambda: infer_case(256), 'infer_compiled': lambda: infer_case(0, compile=True)}[case]()
     print(json.dumps({'case': case, 'peak_mb': round(peak_mb()), 'growth_mb': round(peak_mb() - before),
                       'seconds': round(time.time() - start, 1)}))
 

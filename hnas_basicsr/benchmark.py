@@ -66,13 +66,15 @@ def checkpoint_of(opt, opt_path):
                     f'exist (train it first: python hnas_basicsr/train.py -opt {opt_path})')
 
 
-def load_model(opt_path, label=None, scales=None):
+def load_model(opt_path, label=None, scales=None, compile=False):
     """Build ``network_g`` of a BasicSR option file and load its checkpoint.
 
     Args:
         opt_path (str): A BasicSR train or test option file.
         label (str | None): Name in the tables (default: the option file's ``name`` without train_/test_).
         scales (list[int] | None): The scales benchmarked (default: any).
+        compile (bool): Run the network through ``torch.compile`` (inductor, dynamic shapes: one compilation for
+            every image and tile size, paid by the first call).
 
     Raises:
         ToolError: On a missing network, checkpoint or a scale not in ``scales``.
@@ -96,7 +98,8 @@ def load_model(opt_path, label=None, scales=None):
         label = str(opt.get('name', osp.splitext(osp.basename(opt_path))[0]))
         label = label.split('_', 1)[1] if label.startswith(('train_', 'test_')) else label
     cost = count_cost(net, DEFAULT_LR_SIZE, net_opt.get('num_in_ch', 3))
-    return Model(label, net.eval(), model_scale, cost.params, cost.macs)
+    net.eval()
+    return Model(label, torch.compile(net, dynamic=True) if compile else net, model_scale, cost.params, cost.macs)
 
 
 def _images(folder):
@@ -233,6 +236,7 @@ def table_latency(model, table, device, runs=3):
     net = model.net.to(device)
     x = torch.rand(1, t['num_in_ch'], *t['lr_size'], device=device)
     measured = time_ms(lambda: net(x), runs, device)
+    net = getattr(net, '_orig_mod', net)  # the network itself under torch.compile
     if not isinstance(net, HNASNet):
         return None, measured, f'{type(net).__name__} is not an HNASNet'
     try:

@@ -93,6 +93,19 @@ def test_one_table_for_models_of_two_scales_on_two_sets(setup):
     assert png is not None and png.shape[0] > 100
 
 
+def test_compiled_networks_score_as_the_eager_ones(setup):
+    tmp, sets, models = setup
+    rows = {}
+    for flags in ([], ['--compile']):
+        out = tmp / f'out_compiled{len(flags)}'
+        assert benchmark.main(['-opt', models[1], '--sets', *sets, '--out', str(out), '--runs', '1', *flags]) == 0
+        rows[bool(flags)] = read_csv(out / 'benchmark.csv')[1]
+        assert ('torch.compiled' in (out / 'benchmark.md').read_text()) == bool(flags)
+    assert rows[True]['Model'] == 'hnas'
+    for name in ('tinyA', 'tinyB'):
+        assert float(rows[True][f'{name} PSNR']) == pytest.approx(float(rows[False][f'{name} PSNR']), abs=1e-3)
+
+
 def test_without_models_the_table_is_the_bicubic_rows_of_every_scale(setup):
     tmp, sets, _ = setup
     out = tmp / 'out_bicubic'

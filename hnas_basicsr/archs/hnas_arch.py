@@ -106,9 +106,8 @@ class HNASStemTail(nn.Module):
         for cell in cells:
             out = cell(s0, s1)
             resized = out.shape[-2:] != s1.shape[-2:]
-            if self.hparams['cell_residual']:
-                skip = F.interpolate(s1, scale_factor=self.hparams['upscale'], mode='nearest') if resized else s1
-                out = out + skip
+            if self.hparams['cell_residual']:  # in place: the cell's output is its own new concatenation
+                out += F.interpolate(s1, scale_factor=self.hparams['upscale'], mode='nearest') if resized else s1
             s0, s1 = (out, out) if resized else (s1, out)
         out = self.conv_last(s1)
         if self.hparams['global_skip'] is not None:

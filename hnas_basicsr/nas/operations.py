@@ -15,13 +15,13 @@ _PROJECTION = {2: (6, 2, 2), 3: (7, 3, 2), 4: (8, 4, 2)}
 
 
 class SepConv(nn.Sequential):
-    """[ReLU, depthwise kxk, 1x1] twice."""
+    """[ReLU, depthwise kxk, 1x1] twice (the second ReLU in place: its input is the first 1x1's own output)."""
 
     def __init__(self, channels, kernel_size):
         layers = []
-        for _ in range(2):
+        for i in range(2):
             layers += [
-                nn.ReLU(),
+                nn.ReLU(inplace=i > 0),
                 nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels, bias=False),
                 nn.Conv2d(channels, channels, 1, bias=False)
             ]
@@ -45,8 +45,8 @@ class RCAB(nn.Module):
     def __init__(self, channels, reduction=3):
         super().__init__()
         squeeze = max(1, channels // reduction)
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1))
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(channels, channels, 3, padding=1))
         self.attention = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, squeeze, 1), nn.ReLU(), nn.Conv2d(squeeze, channels, 1),
             nn.Sigmoid())

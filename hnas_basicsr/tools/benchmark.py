@@ -45,6 +45,8 @@ def parse_args(argv):
     parser.add_argument('--threads', type=int, help='CPU threads (default: torch\'s)')
     parser.add_argument('--device', default='cpu', help='cpu (default) or cuda[:N]')
     parser.add_argument('--out', default='results/benchmark', help='output folder (default results/benchmark)')
+    parser.add_argument('--compile', action='store_true', help='torch.compile each network (dynamic shapes; the '
+                        'compilation, tens of seconds per network, falls in the warm-up pass)')
     parser.add_argument('--latency-table', metavar='FILE', help='a table of tools/build_latency_table.py: each '
                         'model is also timed on one input of its LR size, beside the latency the table predicts')
     args = parser.parse_args(argv)
@@ -120,7 +122,9 @@ def markdown(rows, sets, gray, args, threads, device):
         'rows to -0.001 to -0.017 dB and SSIM -0.0002 to -0.0004 (float Y, as basicsr: SSIM +0.0004 to +0.0009).',
         gray_note(gray, {n: len(s) for n, s in sets.items()}),
         f'- Multiply-adds and params: {protocol(DEFAULT_LR_SIZE, 3)}.',
-        f'- Latency: {device}, {threads} threads, {tiling}; one warm-up pass, then {args.runs} timed runs per '
+        f'- Latency: {device}, {threads} threads, {tiling}'
+        f'{", every network torch.compiled (inductor, dynamic shapes)" if args.compile else ""}; one warm-up pass, '
+        f'then {args.runs} timed runs per '
         'image; per run the mean over the images: median (min-max) over the runs; decoding and metrics excluded.',
     ]
 
@@ -181,7 +185,7 @@ def benchmark(args):
         except (OSError, ValueError) as exc:
             raise ToolError(f'--latency-table {args.latency_table}: {getattr(exc, "strerror", None) or exc}') from None
     labels = args.labels or [None] * len(args.opt)
-    models = [load_model(path, label, args.scales) for path, label in zip(args.opt, labels)]
+    models = [load_model(path, label, args.scales, args.compile) for path, label in zip(args.opt, labels)]
     scales = sorted(set(args.scales or [m.scale for m in models] or (2, 3, 4)))
     sets = {set_name(folder): load_hr(folder) for folder in args.sets}
     if len(sets) < len(args.sets):
