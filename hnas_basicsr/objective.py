@@ -32,6 +32,7 @@ SEARCH_DEFAULTS = {
     'controller_steps': 10,  # controller steps per round
     'weight_sampling': 'strategy',  # architectures of the weight steps: the strategy's, or 'uniform' (any strategy)
     'uniform_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
+    'max_identity': None,  # at most this many identity edges in the normal cell (every sampler); null: no cap
 }
 
 
@@ -42,7 +43,9 @@ def lambdas_of(search):
 
 def build_controllers(build, net_c_opt, search):
     """The search's ``network_c``: ``build(net_c_opt)`` for one lambda, an nn.ModuleList of one per lambda otherwise
-    (sharing the supernet: a Pareto front from one search)."""
+    (sharing the supernet: a Pareto front from one search); ``search.max_identity`` is passed on to each."""
+    if search['max_identity'] is not None:
+        net_c_opt = dict(net_c_opt, max_identity=search['max_identity'])
     count = len(lambdas_of(search))
     return build(net_c_opt) if count == 1 else nn.ModuleList(build(net_c_opt) for _ in range(count))
 
@@ -106,6 +109,10 @@ def search_options(opt):
         raise ValueError(f'search.entropy_weight: expected a number >= 0, got {entropy_weight!r}')
     if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
         raise ValueError(f'search.baseline_decay: expected a number in [0, 1), got {decay!r}')
+    try:
+        space.check_max_identity(search['max_identity'])
+    except ValueError as exc:
+        raise ValueError(f'search.{exc}') from None
     for key in ('weight_steps', 'controller_steps', 'cost_num_feat'):
         if isinstance(search[key], bool) or not isinstance(search[key], int) or search[key] < 1:
             raise ValueError(f'search.{key}: expected a positive integer, got {search[key]!r}')
@@ -143,7 +150,7 @@ class SearchObjective:
         likely one), or with the random strategy or ``uniform`` a uniform one (``rng``, a random.Random) without
         log-probability and entropy (None)."""
         if (uniform or self.options['strategy'] == 'random') and not greedy:
-            return space.random_genotype(self.num_layers, rng), None, None
+            return space.random_genotype(self.num_layers, rng, self.options['max_identity']), None, None
         result = controller.sample(greedy=greedy, generator=generator)
         return result.genotype, result.log_prob, result.entropy
 

@@ -150,7 +150,41 @@ def test_registered_and_buildable_from_plain_options():
     assert controller.hidden_size == 100 and 1 <= controller().genotype.position <= 6
 
 
-@pytest.mark.parametrize('kwargs', [{'num_layers': 0}, {'temperature': 0}, {'tanh_constant': -1.0}])
+@pytest.mark.parametrize('kwargs', [{'num_layers': 0}, {'temperature': 0}, {'tanh_constant': -1.0},
+                                    {'max_identity': -1}, {'max_identity': 9}, {'max_identity': True}])
 def test_invalid_options_are_rejected(kwargs):
     with pytest.raises(ValueError):
         HNASController(**kwargs)
+
+
+def identity_loving(max_identity):
+    """A controller whose op heads all but pick identity (index 0), capped at ``max_identity``."""
+    torch.manual_seed(0)
+    controller = HNASController(num_layers=6, max_identity=max_identity, tanh_constant=None)
+    with torch.no_grad():
+        controller.cells['normal'].heads['op'].bias[0] = 50.0
+    return controller
+
+
+@pytest.mark.parametrize('cap', [0, 1, 3])
+def test_max_identity_caps_samples_and_the_greedy_architecture(cap):
+    assert space.identity_edges(identity_loving(None).sample(greedy=True).genotype) == 8
+    controller = identity_loving(cap)
+    assert space.identity_edges(controller.sample(greedy=True).genotype) == cap
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        sample = controller.sample(generator=generator)
+        assert space.identity_edges(sample.genotype) == cap  # identity as long as allowed, then never
+        assert math.isfinite(sample.entropy.item()) and math.isfinite(sample.log_prob.item())
+        log_prob, entropy = controller.log_prob(sample.genotype)  # the masked policy, teacher-forced alike
+        assert log_prob.item() == pytest.approx(sample.log_prob.item(), abs=1e-4)
+        assert entropy.item() == pytest.approx(sample.entropy.item(), abs=1e-4)
+    log_prob, _ = controller.log_prob(controller.sample(generator=generator).genotype)
+    log_prob.backward()
+    assert all(torch.isfinite(p.grad).all() for p in controller.parameters() if p.grad is not None)
+
+
+def test_max_identity_refuses_to_score_a_genotype_above_the_cap():
+    genotype = identity_loving(None).sample(greedy=True).genotype
+    with pytest.raises(ValueError, match='8 identity edges in its normal cell; this controller samples at most 2'):
+        identity_loving(2).log_prob(genotype)

@@ -34,6 +34,7 @@ def test_search_file_is_valid(path):
     ({'strategy': 'evolution'}, 'search.strategy'),
     ({'weight_steps': 0}, 'search.weight_steps'),
     ({'lamda': 0.5}, 'unknown key'),
+    ({'max_identity': 9}, 'search.max_identity: expected null or an integer from 0 to 8, got 9'),
 ])
 def test_bad_search_settings_are_named(search, message):
     with pytest.raises(ValueError, match=message):
@@ -49,3 +50,17 @@ def test_schedule_shorter_than_the_run_is_refused_by_name():
     with pytest.raises(ToolError, match='hnas_search.yml: train.scheduler.periods: they add up to 200, fewer than '
                        'train.total_iter'):
         check_train(opt, 'hnas_search.yml')
+
+
+def test_max_identity_reaches_the_controllers_and_the_uniform_sampler():
+    import random
+
+    from hnas_basicsr.nas import space
+    from hnas_basicsr.objective import SearchObjective, build_controllers, controllers_of
+    search = search_options({'search': {'lambda': [0.2, 0.9], 'max_identity': 1}})
+    net_c = build_controllers(build_network, {'type': 'HNASController', 'num_layers': 12}, search)
+    assert [c.max_identity for c in controllers_of(net_c)] == [1, 1]
+    hparams = dict(num_layers=12, upscale=2, num_in_ch=3, num_out_ch=3, global_skip=None, cell_residual=False)
+    objective = SearchObjective(search, hparams)
+    rng = random.Random(0)
+    assert max(space.identity_edges(objective.sample(None, None, rng, uniform=True)[0]) for _ in range(100)) == 1

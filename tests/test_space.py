@@ -35,3 +35,16 @@ def test_position_index_zero_is_position_one():
 def test_random_genotype_covers_every_position():
     rng = random.Random(0)
     assert {space.random_genotype(4, rng).position for _ in range(200)} == {1, 2, 3, 4}
+
+
+def test_random_genotype_respects_max_identity_and_still_reaches_the_cap():
+    rng = random.Random(0)
+    uncapped = [space.identity_edges(space.random_genotype(12, rng)) for _ in range(300)]
+    assert max(uncapped) > 2
+    for cap in (0, 2):
+        counts = [space.identity_edges(space.random_genotype(12, rng, max_identity=cap)) for _ in range(300)]
+        assert max(counts) == cap
+
+
+def test_random_genotype_without_a_cap_draws_as_before():
+    assert space.random_genotype(12, random.Random(5)) == space.random_genotype(12, random.Random(5), None)

@@ -16,6 +16,8 @@ Design (ENAS, Pham et al. 2018, where the paper is silent):
       over the L positions; position = index + 1.
     - Logits: divided by ``temperature``, then clipped as ``tanh_constant * tanh(logits)``; each is skipped
       when None. Parameters start uniform in [-0.1, 0.1], so the initial policy is close to uniform.
+    - ``max_identity``: once the normal cell holds that many identity edges, its later op decisions give identity
+      probability zero (its logit masked), so every sample and the greedy architecture respect the cap.
 """
 from typing import List, NamedTuple
 
@@ -47,6 +49,10 @@ class _Step(NamedTuple):
     @property
     def entropy(self):
         return -(self.log_probs.exp() * self.log_probs).sum()
+
+
+_IDENTITY = space.NORMAL_OPS.index('identity')
+_MASKED = -1e4
 
 
 def _kind(decision):
@@ -91,12 +97,17 @@ class HNASController(nn.Module):
         temperature (float | None): Logits are divided by it; None (default) leaves them. ENAS uses 5.0.
         tanh_constant (float | None): Logits are clipped to ``tanh_constant * tanh(logits)``; None disables.
             Default: 2.5.
+        max_identity (int | None): At most this many identity edges in the normal cell (parameter-free edges,
+            which a weight-sharing supernet favours; P-DARTS caps them); None (default): no cap. The search sets it
+            from ``search.max_identity``.
     """
 
-    def __init__(self, num_layers=12, hidden_size=100, temperature=None, tanh_constant=2.5):
+    def __init__(self, num_layers=12, hidden_size=100, temperature=None, tanh_constant=2.5, max_identity=None):
         super().__init__()
         check_positive_int('num_layers', num_layers)
         check_positive_int('hidden_size', hidden_size)
+        space.check_max_identity(max_identity)
+        self.max_identity = max_identity
         for name, value in (('temperature', temperature), ('tanh_constant', tanh_constant)):
             if value is not None and not value > 0:
                 raise ValueError(f'{name}: expected a positive number or None, got {value!r}')
@@ -127,7 +138,11 @@ class HNASController(nn.Module):
 
     def log_prob(self, genotype):
         """Teacher-force a genotype (Genotype or mapping): its log-probability and the entropy sum, with grad."""
-        steps = self._steps(forced=space.encode(Genotype.from_dict(genotype, self.num_layers)))
+        genotype = Genotype.from_dict(genotype, self.num_layers)
+        if self.max_identity is not None and space.identity_edges(genotype) > self.max_identity:
+            raise ValueError(f'the genotype has {space.identity_edges(genotype)} identity edges in its normal cell; '
+                             f'this controller samples at most {self.max_identity} (max_identity)')
+        steps = self._steps(forced=space.encode(genotype))
         return self._sum(steps, 'log_prob'), self._sum(steps, 'entropy')
 
     @torch.no_grad()
@@ -164,9 +179,13 @@ class HNASController(nn.Module):
         device = cell.start.device
         zeros = torch.zeros(1, self.hidden_size, device=device)
         h, c = cell.lstm(cell.start, (zeros, zeros))
-        steps = []
+        steps, identities = [], 0
         for decision, index in zip(cell.decisions, forced):
-            step = self._decide(cell.heads[_kind(decision)](h)[0, :decision.size], index, greedy, generator)
+            capped = kind == 'normal' and _kind(decision) == 'op' and self.max_identity is not None and \
+                identities >= self.max_identity
+            step = self._decide(cell.heads[_kind(decision)](h)[0, :decision.size], index, greedy, generator,
+                                banned=_IDENTITY if capped else None)
+            identities += kind == 'normal' and _kind(decision) == 'op' and step.index == _IDENTITY
             steps.append(step)
             token = cell.embeddings[_kind(decision)](torch.tensor([step.index], device=device))
             h, c = cell.lstm(token, (h, c))
@@ -180,12 +199,15 @@ class HNASController(nn.Module):
         h, _ = net.lstm(net.start, (h, c))
         return self._decide(net.head(h)[0], index, greedy, generator)
 
-    def _decide(self, logits, index, greedy, generator):
-        """Apply temperature and tanh clipping, then take ``index`` if given, else the argmax or a sample."""
+    def _decide(self, logits, index, greedy, generator, banned=None):
+        """Apply temperature and tanh clipping (and give choice ``banned`` probability zero), then take ``index`` if
+        given, else the argmax or a sample."""
         if self.temperature is not None:
             logits = logits / self.temperature
         if self.tanh_constant is not None:
             logits = self.tanh_constant * torch.tanh(logits)
+        if banned is not None:  # a finite mask: exp() is exactly 0, and 0 * log-probability stays 0 in the entropy
+            logits = logits.index_fill(0, torch.tensor([banned], device=logits.device), _MASKED)
         log_probs = F.log_softmax(logits, dim=-1)
         if index is None:
             probs = log_probs.detach().exp()

@@ -71,7 +71,24 @@ def encode(genotype) -> List[int]:
     return indices + [genotype.position - 1]
 
 
-def random_genotype(num_layers: int, rng: random.Random = None):
-    """A uniformly random architecture of the space (the random-search baseline's sampler)."""
+def identity_edges(genotype) -> int:
+    """The number of identity edges of the genotype's normal cell (parameter-free: see ``max_identity``)."""
+    return sum(op == 'identity' for node in genotype.normal for op, _ in node)
+
+
+def check_max_identity(value):
+    """Raise ValueError unless ``value`` is None or a number of normal-cell edges (0 .. 2 * NUM_NODES)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or
+                              not 0 <= value <= 2 * NUM_NODES):
+        raise ValueError(f'max_identity: expected null or an integer from 0 to {2 * NUM_NODES}, got {value!r}')
+
+
+def random_genotype(num_layers: int, rng: random.Random = None, max_identity: int = None):
+    """A uniformly random architecture of the space (the random-search baseline's sampler); with ``max_identity``,
+    of the architectures with at most that many identity edges in the normal cell (by rejection: uniform there)."""
+    check_max_identity(max_identity)
     rng = rng or random.Random()
-    return decode([rng.randrange(d.size) for d in decisions(num_layers)], num_layers)
+    while True:
+        genotype = decode([rng.randrange(d.size) for d in decisions(num_layers)], num_layers)
+        if max_identity is None or identity_edges(genotype) <= max_identity:
+            return genotype
