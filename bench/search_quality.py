@@ -14,9 +14,10 @@ reward; its rank-1 pick is retrained alone by bench/trainability.py (setting 're
 same-budget schedule) and scored on Set5 and Set14, which select nothing.
 
 Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at lambda 0.2 and 0.9 with seed 0;
-and 'front', one search with a controller per lambda in {0.2, 0.6, 0.9} sharing one supernet for 3x the iterations
+'front', one search with a controller per lambda in {0.2, 0.6, 0.9} sharing one supernet for 3x the iterations
 (the budget of the three single searches), derived with ``--samples`` per controller, its pick at each lambda the
-front member of best reward there.
+front member of best reward there; and the controller at lambda 0.9 and 0.6 with ``search.max_identity: 2``
+(ctrl09s0cap2, ctrl06s0cap2).
 
 Usage (resumable; finished searches, derivations and trainings are kept)::
 
@@ -46,13 +47,14 @@ from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
 
 OUT = 'results/search_quality'
 FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
-RUNS = [(f'{"ctrl" if s == "controller" else "rand"}06s{seed}', s, 0.6, seed)
+RUNS = [(f'{"ctrl" if s == "controller" else "rand"}06s{seed}', s, 0.6, seed, {})
         for seed in (0, 1, 2) for s in ('controller', 'random')] + [
-    ('ctrl02s0', 'controller', 0.2, 0), ('ctrl09s0', 'controller', 0.9, 0),
-    ('front', 'controller', FRONT, 0)]  # (tag, strategy, lambda(s), seed)
+    ('ctrl02s0', 'controller', 0.2, 0, {}), ('ctrl09s0', 'controller', 0.9, 0, {}),
+    ('front', 'controller', FRONT, 0, {})] + [  # (tag, strategy, lambda(s), seed, other search options)
+    (f'ctrl{tag}s0cap2', 'controller', lam, 0, {'max_identity': 2}) for tag, lam in (('09', 0.9), ('06', 0.6))]
 
 
-def search(tag, strategy, lam, seed, iters, samples):
+def search(tag, strategy, lam, seed, iters, samples, extra):
     """Search and derive one run (each skipped when done); returns its picks: the rank-1 row of ranking.csv, or with
     several lambdas for each lambda the row of the front (pareto.csv) with the best reward at it."""
     lambdas = lam if isinstance(lam, list) else [lam]
@@ -61,7 +63,7 @@ def search(tag, strategy, lam, seed, iters, samples):
         opt = yaml.safe_load(f)
     opt['name'] = f'search_quality_{tag}'
     opt['manual_seed'] = seed
-    opt['search'].update({'strategy': strategy, 'lambda': lam, 'weight_sampling': 'uniform'})
+    opt['search'].update({'strategy': strategy, 'lambda': lam, 'weight_sampling': 'uniform', **extra})
     opt['train']['total_iter'] = iters
     for key in ('scheduler', 'scheduler_c'):
         opt['train'][key]['periods'] = [iters]
@@ -125,10 +127,10 @@ def main():
     args = parser.parse_args()
     prepare_data()
     rows, names = [], {}  # names: genotype encoding -> the name its stand-alone training has
-    for tag, strategy, lam, seed in RUNS:
+    for tag, strategy, lam, seed, extra in RUNS:
         if args.only and tag not in args.only:
             continue
-        for best in search(tag, strategy, lam, seed, args.search_iter, args.samples):
+        for best in search(tag, strategy, lam, seed, args.search_iter, args.samples, extra):
             with open(osp.join(ROOT, best['genotype_file'])) as f:
                 key = tuple(space.encode(Genotype.from_dict(yaml.safe_load(f))))
             names.setdefault(key, (f"pick-{best['tag']}", best['genotype_file']))
