@@ -16,8 +16,8 @@ same-budget schedule) and scored on Set5 and Set14, which select nothing.
 Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at lambda 0.2 and 0.9 with seed 0;
 'front', one search with a controller per lambda in {0.2, 0.6, 0.9} sharing one supernet for 3x the iterations
 (the budget of the three single searches), derived with ``--samples`` per controller, its pick at each lambda the
-front member of best reward there; and the controller at lambda 0.9 and 0.6 with ``search.max_identity: 2``
-(ctrl09s0cap2, ctrl06s0cap2).
+front member of best reward there; and with ``search.max_identity: 2`` the controller at lambda 0.9 and 0.6
+(ctrl09s0cap2, ctrl06s0cap2) and random search at 0.6 (rand06s0cap2).
 
 Usage (resumable; finished searches, derivations and trainings are kept)::
 
@@ -51,7 +51,8 @@ RUNS = [(f'{"ctrl" if s == "controller" else "rand"}06s{seed}', s, 0.6, seed, {}
         for seed in (0, 1, 2) for s in ('controller', 'random')] + [
     ('ctrl02s0', 'controller', 0.2, 0, {}), ('ctrl09s0', 'controller', 0.9, 0, {}),
     ('front', 'controller', FRONT, 0, {})] + [  # (tag, strategy, lambda(s), seed, other search options)
-    (f'ctrl{tag}s0cap2', 'controller', lam, 0, {'max_identity': 2}) for tag, lam in (('09', 0.9), ('06', 0.6))]
+    (f'ctrl{tag}s0cap2', 'controller', lam, 0, {'max_identity': 2}) for tag, lam in (('09', 0.9), ('06', 0.6))] + [
+    ('rand06s0cap2', 'random', 0.6, 0, {'max_identity': 2})]
 
 
 def search(tag, strategy, lam, seed, iters, samples, extra):
