@@ -181,11 +181,11 @@ class HNASController(nn.Module):
         h, c = cell.lstm(cell.start, (zeros, zeros))
         steps, identities = [], 0
         for decision, index in zip(cell.decisions, forced):
-            capped = kind == 'normal' and _kind(decision) == 'op' and self.max_identity is not None and \
-                identities >= self.max_identity
+            normal_op = kind == 'normal' and _kind(decision) == 'op'
+            capped = normal_op and self.max_identity is not None and identities >= self.max_identity
             step = self._decide(cell.heads[_kind(decision)](h)[0, :decision.size], index, greedy, generator,
                                 banned=_IDENTITY if capped else None)
-            identities += kind == 'normal' and _kind(decision) == 'op' and step.index == _IDENTITY
+            identities += normal_op and step.index == _IDENTITY
             steps.append(step)
             token = cell.embeddings[_kind(decision)](torch.tensor([step.index], device=device))
             h, c = cell.lstm(token, (h, c))
