@@ -1,7 +1,7 @@
 """CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
 
 Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
-       [--part step infer] [--allocator reuse|glibc] [--compile]
+       [--part step infer ops] [--allocator reuse|glibc] [--compile]
 
 (a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
     genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched; the two
@@ -12,6 +12,11 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
     network: median seconds, multiply-adds (count_macs, same input), G multiply-adds per second, and the
     seconds per multiply-add relative to EDSR's. ``--compile`` adds each network under ``torch.compile``
     (inductor, static shapes; channels_last for HNAS), its compilation timed apart and not in the latency.
+(c) ``ops`` (not run by default): the depthwise (dilated) convs of the sep/dil ops alone, in three formulations:
+    PyTorch's depthwise conv in NCHW and in channels_last (oneDNN), and a dense conv with a block-diagonal
+    weight (C times the multiply-adds, oneDNN's dense kernels) in channels_last; forward and backward at the search
+    shapes (batch 16, C = 8, 48x48 and 96x96), forward without grad at the inference shape (1 image, C = 64,
+    ``--lr-size``). Printed: median milliseconds of each.
 ``--allocator glibc`` leaves glibc's malloc at its defaults instead of reusing freed memory as the entry points
 do (:mod:`hnas_basicsr.allocator`); the allocator is per process, so compare two runs. Run it from the repository
 root on an otherwise idle machine.
@@ -121,9 +126,50 @@ def infer_part(args):
         print(f'compilation and first call of {label}: {seconds:.0f} s')
 
 
+def depthwise_formulations(conv):
+    """Name -> (memory format, callable) of three equal formulations of the depthwise conv ``conv``."""
+    channels = conv.in_channels
+    mask = torch.eye(channels).view(channels, channels, 1, 1)
+
+    def dense(x):  # (C, 1, k, k) * (C, C, 1, 1) -> the block-diagonal (C, C, k, k) weight
+        return F.conv2d(x, conv.weight * mask, padding=conv.padding, dilation=conv.dilation)
+
+    return {'depthwise NCHW': (torch.contiguous_format, conv), 'depthwise channels_last': (torch.channels_last, conv),
+            'dense block-diagonal channels_last': (torch.channels_last, dense)}
+
+
+def ops_part(args):
+    torch.manual_seed(0)
+    kernels = [(3, 1), (5, 1), (3, 2), (5, 2)]  # (kernel, dilation) of sep_conv_3x3/5x5 and dil_conv_3x3/5x5
+    print(f'\n(c) the depthwise convs alone, {torch.get_num_threads()} threads, median of {args.repeats} (ms)')
+    for batch, channels, size, grad in [(16, 8, 48, True), (16, 8, 96, True), (1, 64, args.lr_size, False)]:
+        print(f'\nbatch {batch}, C = {channels}, {size}x{size}, ' + ('forward and backward' if grad else 'forward, no grad'))
+        print('| kernel, dilation | depthwise NCHW | depthwise channels_last | dense block-diagonal channels_last |')
+        print('|---|---|---|---|')
+        x = torch.randn(batch, channels, size, size)
+        for k, dilation in kernels:
+            conv = torch.nn.Conv2d(channels, channels, k, padding=dilation * (k // 2), dilation=dilation,
+                                   groups=channels, bias=False)
+            formulations = depthwise_formulations(conv)
+            with torch.no_grad():  # the three are one function
+                reference = conv(x)
+                for memory_format, fn in formulations.values():
+                    torch.testing.assert_close(fn(x.contiguous(memory_format=memory_format)), reference)
+            fns = {}
+            for name, (memory_format, fn) in formulations.items():
+                def run(fn=fn, xin=x.contiguous(memory_format=memory_format)):
+                    with torch.set_grad_enabled(grad):
+                        y = fn(xin.requires_grad_(grad))
+                        if grad:
+                            y.backward(torch.ones_like(y))
+                fns[name] = run
+            med = alternate(fns, args.repeats)
+            print(f'| {k}x{k}, {dilation} | ' + ' | '.join(f'{med[name] * 1e3:.1f}' for name in fns) + ' |', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--part', nargs='+', choices=('step', 'infer'), default=['step', 'infer'])
+    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops'), default=['step', 'infer'])
     parser.add_argument('--archs', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--lr-size', type=int, default=480)
@@ -140,6 +186,8 @@ def main():
         step_part(args)
     if 'infer' in args.part:
         infer_part(args)
+    if 'ops' in args.part:
+        ops_part(args)
 
 
 if __name__ == '__main__':

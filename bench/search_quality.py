@@ -47,12 +47,12 @@ from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
 
 OUT = 'results/search_quality'
 FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
-RUNS = [(f'{"ctrl" if s == "controller" else "rand"}06s{seed}', s, 0.6, seed, {})
-        for seed in (0, 1, 2) for s in ('controller', 'random')] + [
-    ('ctrl02s0', 'controller', 0.2, 0, {}), ('ctrl09s0', 'controller', 0.9, 0, {}),
-    ('front', 'controller', FRONT, 0, {})] + [  # (tag, strategy, lambda(s), seed, other search options)
-    (f'ctrl{tag}s0cap2', 'controller', lam, 0, {'max_identity': 2}) for tag, lam in (('09', 0.9), ('06', 0.6))] + [
-    ('rand06s0cap2', 'random', 0.6, 0, {'max_identity': 2})]
+CAP = {'max_identity': 2}
+RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
+    ('ctrl02s0', 'ctrl', 0.2, 0, {}), ('ctrl09s0', 'ctrl', 0.9, 0, {}), ('front', 'ctrl', FRONT, 0, {}),
+    ('ctrl09s0cap2', 'ctrl', 0.9, 0, CAP)] + [  # (tag, strategy, lambda(s), seed, other search options)
+    (f'{s}06s{seed}cap2', s, 0.6, seed, CAP) for seed in (0, 1, 2) for s in ('ctrl', 'rand')]
+RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
 
 
 def search(tag, strategy, lam, seed, iters, samples, extra):

@@ -7,6 +7,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch.nn import functional as F
 
 from hnas_basicsr.archs.hnas_arch import HNASNet
+from hnas_basicsr.nas.cells import Cell, node_sum
 from hnas_basicsr.nas.genotype import GenotypeError, published_genotypes
 
 PUBLISHED = published_genotypes()
@@ -156,3 +157,25 @@ def test_channels_last_gives_the_output_and_gradients_of_the_contiguous_layout(s
         assert out_b.is_contiguous() and torch.allclose(out_a, out_b, rtol=1e-4, atol=1e-5)
         for a, b in zip(grads_a, grads_b):
             assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_node_sum_adds_in_place_only_into_fresh_tensors():
+    state = torch.ones(2)
+    fresh = torch.full((2,), 2.)
+    assert node_sum(fresh, state, [state]) is fresh and fresh.tolist() == [3., 3.]
+    out = node_sum(state, fresh, [state])  # an identity edge's output is the state itself: left alone
+    assert out is not state and state.tolist() == [1., 1.] and out.tolist() == [4., 4.]
+    view = torch.zeros(4)[:2]
+    assert node_sum(view, state, [state]) is not view and view.tolist() == [0., 0.]
+
+
+def test_cell_output_equals_the_sum_of_its_edges_and_leaves_its_inputs_unchanged():
+    cell = Cell('normal', PUBLISHED['HNAS_A'].normal, 8, 4, 2)  # identity edges first in two nodes
+    s0, s1 = torch.rand(1, 8, 6, 6), torch.rand(1, 8, 6, 6)
+    copies = s0.clone(), s1.clone()
+    out = cell(s0, s1)
+    states = cell.inputs(s0, s1)
+    for node, edges in zip(cell.nodes, cell.edges):
+        states.append(edges[0](states[node[0][1]]) + edges[1](states[node[1][1]]))
+    torch.testing.assert_close(out, torch.cat(states[2:], 1))
+    assert torch.equal(s0, copies[0]) and torch.equal(s1, copies[1])

@@ -29,14 +29,17 @@ def batch_norm(channels, track_running_stats=False):
 
 
 class _CellInputs(nn.Module):
-    """ReLU -> 1x1 conv (no bias) on both inputs."""
+    """ReLU -> 1x1 conv (no bias) on both inputs; with ``rectified`` the inputs are ReLU'd already and go straight
+    to the convs (the network then rectifies each cell output once, for the two cells that read it)."""
 
     def __init__(self, in_channels, channels):
         super().__init__()
         self.pre0 = nn.Sequential(nn.ReLU(), nn.Conv2d(in_channels, channels, 1, bias=False))
         self.pre1 = nn.Sequential(nn.ReLU(), nn.Conv2d(in_channels, channels, 1, bias=False))
 
-    def forward(self, s0, s1):
+    def forward(self, s0, s1, rectified=False):
+        if rectified:
+            return [self.pre0[1](s0), self.pre1[1](s1)]
         return [self.pre0(s0), self.pre1(s1)]
 
 
@@ -49,8 +52,18 @@ def run_nodes(states, nodes, edge):
         edge (callable): ``edge(node_offset, slot, op, source)`` -> the module of that edge.
     """
     for offset, node in enumerate(nodes):
-        states.append(sum(edge(offset, slot, op, source)(states[source]) for slot, (op, source) in enumerate(node)))
+        first, second = (edge(offset, slot, op, source)(states[source]) for slot, (op, source) in enumerate(node))
+        states.append(node_sum(first, second, states))
     return torch.cat(states[2:], dim=1)
+
+
+def node_sum(first, second, states):
+    """``first + second``, added into ``first`` when that is a fresh tensor (not a state passed on unchanged by an
+    identity edge, not a view): one pass over the node's memory instead of a new allocation (no op's backward needs
+    its own output, so autograd allows it)."""
+    if first._base is None and not any(first is state for state in states):
+        return first.add_(second)
+    return first + second
 
 
 class Cell(nn.Module):
@@ -72,8 +85,8 @@ class Cell(nn.Module):
             nn.ModuleList(build_op(kind, op, channels, _edge_scale(kind, source, scale)) for op, source in node)
             for node in self.nodes)
 
-    def forward(self, s0, s1):
-        return run_nodes(self.inputs(s0, s1), self.nodes, lambda offset, slot, op, source: self.edges[offset][slot])
+    def forward(self, s0, s1, rectified=False):
+        return run_nodes(self.inputs(s0, s1, rectified), self.nodes, lambda offset, slot, op, source: self.edges[offset][slot])
 
 
 class SharedCell(nn.Module):
@@ -105,8 +118,8 @@ class SharedCell(nn.Module):
         op = self.edges[key]
         return op if self.norms is None else lambda x: self.norms[key](op(x))
 
-    def forward(self, s0, s1, nodes):
-        states = self.inputs(s0, s1)
+    def forward(self, s0, s1, nodes, rectified=False):
+        states = self.inputs(s0, s1, rectified)
         if self.norms is not None:
             states = [self.norms['in0'](states[0]), self.norms['in1'](states[1])]
         return run_nodes(states, nodes, lambda offset, slot, op, source: self._edge(self.key(offset, source, op)))
