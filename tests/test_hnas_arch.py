@@ -179,3 +179,20 @@ def test_cell_output_equals_the_sum_of_its_edges_and_leaves_its_inputs_unchanged
         states.append(edges[0](states[node[0][1]]) + edges[1](states[node[1][1]]))
     torch.testing.assert_close(out, torch.cat(states[2:], 1))
     assert torch.equal(s0, copies[0]) and torch.equal(s1, copies[1])
+
+
+@pytest.mark.parametrize('position', [1, 12])
+def test_cells_rectified_once_compute_what_each_cell_rectifying_its_inputs_computes(position):
+    net = HNASNet(dict(PUBLISHED['HNAS_B'].to_dict(), position=position), num_feat=4)
+    torch.nn.init.normal_(net.conv_last.weight)  # LSUV's zero tail would hide what reaches it
+    net.double()  # float64: the two orders of summation agree to far below the tolerance
+    x = torch.rand(1, 3, 6, 7, dtype=torch.float64, requires_grad=True)
+    out = net(x)
+    s0 = s1 = net.head(net.sub_mean(x))
+    for cell in net.cells:  # the cells' own input ReLUs on raw outputs, as before
+        y = cell(s0, s1)
+        s0, s1 = (y, y) if y.shape[-2:] != s1.shape[-2:] else (s1, y)
+    reference = net.add_mean(net.conv_last(s1))
+    torch.testing.assert_close(out, reference)
+    grad, = torch.autograd.grad(out.square().sum(), x)
+    torch.testing.assert_close(grad, torch.autograd.grad(reference.square().sum(), x)[0])
