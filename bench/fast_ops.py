@@ -143,7 +143,8 @@ def ops_part(args):
     kernels = [(3, 1), (5, 1), (3, 2), (5, 2)]  # (kernel, dilation) of sep_conv_3x3/5x5 and dil_conv_3x3/5x5
     print(f'\n(c) the depthwise convs alone, {torch.get_num_threads()} threads, median of {args.repeats} (ms)')
     for batch, channels, size, grad in [(16, 8, 48, True), (16, 8, 96, True), (1, 64, args.lr_size, False)]:
-        print(f'\nbatch {batch}, C = {channels}, {size}x{size}, ' + ('forward and backward' if grad else 'forward, no grad'))
+        passes = 'forward and backward' if grad else 'forward, no grad'
+        print(f'\nbatch {batch}, C = {channels}, {size}x{size}, {passes}')
         print('| kernel, dilation | depthwise NCHW | depthwise channels_last | dense block-diagonal channels_last |')
         print('|---|---|---|---|')
         x = torch.randn(batch, channels, size, size)

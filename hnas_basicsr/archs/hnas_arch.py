@@ -96,24 +96,24 @@ class HNASStemTail(nn.Module):
 
         As in the authors' network, the cell after the upsampling cell (the one whose output changes the
         resolution) gets that output as both inputs. Without ``cell_residual`` a cell's output reaches the next
-        two cells only through their input ReLUs, so it is rectified once, in place (the last one excepted). With ``cell_residual`` each cell's output is added to its
-        input ``s1`` (nearest-upsampled by the scale for the upsampling cell, whose output is exactly scale times its
-        input: a constant factor, not a size read from a shape, for ONNX). A global skip adds the interpolated input
+        two cells only through their input ReLUs, so it is rectified once, in place (the last one excepted: the tail
+        reads it as it is). With ``cell_residual`` each cell's output is added to its input ``s1`` (nearest-upsampled
+        by the scale for the upsampling cell, whose output is exactly scale times its input: a constant factor, not a
+        size read from a shape, for ONNX). A global skip adds the interpolated input
         before the mean is added back (interpolation keeps constants, so this is the residual over the interpolated
         image).
         """
         x = self.sub_mean(x.contiguous(memory_format=self.memory_format))
         s0 = s1 = self.head(x)
-        # Without cell_residual the cells read their inputs only through ReLU: rectify each in place, once
-        rectify = not self.hparams['cell_residual']
-        if rectify:
+        residual = self.hparams['cell_residual']
+        if not residual:
             s1.relu_()
         for layer, cell in enumerate(cells, 1):
-            out = cell(s0, s1, rectified=rectify)
+            out = cell(s0, s1, rectified=not residual)
             resized = out.shape[-2:] != s1.shape[-2:]
-            if self.hparams['cell_residual']:  # in place: the cell's output is its own new concatenation
+            if residual:  # in place: the cell's output is its own new concatenation
                 out += F.interpolate(s1, scale_factor=self.hparams['upscale'], mode='nearest') if resized else s1
-            elif layer < len(cells):  # the tail reads the last output as it is
+            elif layer < len(cells):
                 out.relu_()
             s0, s1 = (out, out) if resized else (s1, out)
         out = self.conv_last(s1)

@@ -86,7 +86,8 @@ class Cell(nn.Module):
             for node in self.nodes)
 
     def forward(self, s0, s1, rectified=False):
-        return run_nodes(self.inputs(s0, s1, rectified), self.nodes, lambda offset, slot, op, source: self.edges[offset][slot])
+        return run_nodes(self.inputs(s0, s1, rectified), self.nodes,
+                         lambda offset, slot, op, source: self.edges[offset][slot])
 
 
 class SharedCell(nn.Module):
