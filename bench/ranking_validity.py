@@ -48,6 +48,7 @@ from hnas_basicsr.tools.derive import candidates, controller_patches, latest_che
 OUT = 'results/ranking_validity'
 SETTING = 'residual'  # the trainability setting that matches the search's network_g (bicubic skip, cell_residual)
 SETS = ('Set5', 'Set14')
+RECORDED = 'bench/results/trainability_residual.csv'  # bench/trainability.py --settings residual, 2026-12-02
 
 
 def search_option(args):
@@ -69,12 +70,13 @@ def search_option(args):
 
 
 def stand_alone():
-    """Name -> {set: PSNR} of the networks bench/trainability.py trained in the setting of the search."""
-    file = osp.join(ROOT, benchmark_folder(TRAINABILITY_OUT, [SETTING]), 'benchmark.csv')
-    if not osp.isfile(file):
-        return {}
-    with open(file) as f:
-        rows = list(csv.DictReader(f))
+    """Name -> {set: PSNR} of the networks bench/trainability.py trained in the setting of the search: the
+    committed record (RECORDED), updated by its benchmark in results/ when there is one."""
+    rows = []
+    for file in (RECORDED, osp.join(benchmark_folder(TRAINABILITY_OUT, [SETTING]), 'benchmark.csv')):
+        if osp.isfile(osp.join(ROOT, file)):
+            with open(osp.join(ROOT, file)) as f:
+                rows += list(csv.DictReader(f))
     suffix = f'_{SETTING}'
     return {r['Model'][:-len(suffix)].replace('_', '-'): {s: float(r[f'{s} PSNR']) for s in SETS}
             for r in rows if r['Model'].endswith(suffix)}

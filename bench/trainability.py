@@ -13,6 +13,7 @@ Usage (resumable: trained networks are kept; time-box it with --only)::
     python bench/trainability.py                       # HNAS-A/B/C and 7 random genotypes, every setting
     python bench/trainability.py --only HNAS-B --settings plain --total-iter 3000
     python bench/trainability.py --settings residual --genotype pick=derived/rank1/genotype.yml --only pick
+    python bench/trainability.py --settings residual --only HNAS-C --seed 1   # the spread between training seeds
 
 Writes results/trainability/train_seconds.json and, per set of settings (e.g. results/trainability/residual/),
 table.md and benchmark.csv of every network trained in them; each row says how far above bicubic it is.
@@ -102,6 +103,7 @@ def main():
                         help='more genotypes to train (a genotype.yml as derive writes it)')
     parser.add_argument('--only', nargs='+', help='train only these genotypes (e.g. HNAS-B random3)')
     parser.add_argument('--total-iter', type=int, help='iterations (default: the schedule file\'s)')
+    parser.add_argument('--seed', type=int, help='training seed (default: the schedule file\'s); names get _seed<N>')
     parser.add_argument('--out', default=OUT)
     parser.add_argument('--benchmark-only', action='store_true', help='train nothing; benchmark what is trained')
     args = parser.parse_args()
@@ -111,6 +113,9 @@ def main():
     if args.total_iter:
         base['train']['total_iter'] = base['train']['scheduler']['periods'][0] = args.total_iter
     suffix = f'_{args.total_iter}it' if args.total_iter else ''
+    if args.seed is not None:
+        base['manual_seed'] = args.seed
+        suffix += f'_seed{args.seed}'
     os.makedirs(osp.join(ROOT, args.out, 'options'), exist_ok=True)
     times_file = osp.join(ROOT, args.out, 'train_seconds.json')
     seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
