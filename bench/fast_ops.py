@@ -1,12 +1,14 @@
 """CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
 
 Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
-       [--part step infer ops] [--allocator reuse|glibc] [--compile]
+       [--part step infer ops norm] [--allocator reuse|glibc] [--compile]
 
 (a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
-    genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched; the two
-    layouts alternate on the same genotype so both see the same load. Printed: median seconds per layout
-    and their ratio, per genotype and overall (sum of medians).
+    genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched, in three
+    formulations that alternate on the same genotype so all see the same load: NCHW (the former layout),
+    channels_last with PyTorch's BatchNorm2d in the cells, and channels_last with the cells' CellBatchNorm (the
+    default). Printed: median seconds of each and the speed-up of the default over NCHW, per genotype and
+    overall (sum of medians).
 (b) ``infer``: latency of one ``--lr-size`` square LR image (x2, no grad), HNAS-A/B/C at 64 features in both
     layouts and basicsr's EDSR-baseline (16 blocks, 64 features) in the same run, alternating; printed per
     network: median seconds, multiply-adds (count_macs, same input), G multiply-adds per second, and the
@@ -17,11 +19,15 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
     weight (C times the multiply-adds, oneDNN's dense kernels) in channels_last; forward and backward at the search
     shapes (batch 16, C = 8, 48x48 and 96x96), forward without grad at the inference shape (1 image, C = 64,
     ``--lr-size``). Printed: median milliseconds of each.
+(d) ``norm`` (not run by default): the supernet's BatchNorm (no affine, batch statistics) alone, forward and
+    backward, batch 16, channels_last input: PyTorch's kernel on it, and CellBatchNorm (NCHW in between below 16
+    channels). Printed: median milliseconds and the largest output error against float64.
 ``--allocator glibc`` leaves glibc's malloc at its defaults instead of reusing freed memory as the entry points
 do (:mod:`hnas_basicsr.allocator`); the allocator is per process, so compare two runs. Run it from the repository
 root on an otherwise idle machine.
 """
 import argparse
+import contextlib
 import random
 import statistics
 import sys
@@ -36,6 +42,7 @@ from hnas_basicsr.allocator import reuse_freed_memory
 from hnas_basicsr.archs.hnas_arch import HNASNet
 from hnas_basicsr.archs.hnas_supernet_arch import HNASSuperNet
 from hnas_basicsr.nas import space
+from hnas_basicsr.nas.cells import CellBatchNorm
 from hnas_basicsr.nas.cost import count_macs
 from hnas_basicsr.nas.genotype import published_genotypes
 
@@ -59,36 +66,55 @@ def alternate(fns, repeats):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+class _PyTorchNorms:
+    """Within the block, the supernet's CellBatchNorms run as PyTorch's BatchNorm2d (the formulation before)."""
+
+    def __init__(self, net):
+        self.norms = [m for m in net.modules() if type(m) is CellBatchNorm]
+
+    def __enter__(self):
+        for m in self.norms:
+            m.__class__ = torch.nn.BatchNorm2d
+
+    def __exit__(self, *exc):
+        for m in self.norms:
+            m.__class__ = CellBatchNorm
+
+
+STEP_FORMULATIONS = ('NCHW', 'channels_last, BatchNorm2d', 'channels_last')
+
+
 def step_part(args):
     torch.manual_seed(0)
     lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
     supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
     optimizer = torch.optim.Adam(supernet.parameters(), 1e-4)
 
-    def step(genotype, layout):
+    def step(genotype, formulation):
         def run():
-            supernet.memory_format = LAYOUTS[layout]
-            loss = F.l1_loss(supernet(lq, genotype), gt)
-            optimizer.zero_grad()
-            loss.backward()
+            supernet.memory_format = LAYOUTS[formulation.split(',')[0]]
+            with _PyTorchNorms(supernet) if formulation.endswith('BatchNorm2d') else contextlib.nullcontext():
+                loss = F.l1_loss(supernet(lq, genotype), gt)
+                optimizer.zero_grad()
+                loss.backward()
             optimizer.step()
         return run
 
     print(f'(a) supernet weight step: batch 16, 48x48 LR, C = 8, L = 12, x2, {torch.get_num_threads()} threads, '
-          f'median of {args.repeats}')
-    print('| genotype | position | NCHW (s) | channels_last (s) | speed-up |')
-    print('|---|---|---|---|---|')
+          f'median of {args.repeats} (s)')
+    print('| genotype | position | ' + ' | '.join(STEP_FORMULATIONS) + ' | speed-up over NCHW |')
+    print('|---|---|' + '---|' * len(STEP_FORMULATIONS) + '---|')
     rng = random.Random(0)
-    totals = dict.fromkeys(LAYOUTS, 0.0)
+    totals = dict.fromkeys(STEP_FORMULATIONS, 0.0)
     for i in range(args.archs):
         genotype = space.random_genotype(12, rng)
-        med = alternate({layout: step(genotype, layout) for layout in LAYOUTS}, args.repeats)
-        for layout in LAYOUTS:
-            totals[layout] += med[layout]
-        print(f'| {i + 1} | {genotype.position} | {med["NCHW"]:.2f} | {med["channels_last"]:.2f} | '
-              f'{med["NCHW"] / med["channels_last"]:.2f}x |', flush=True)
-    print(f'| all | | {totals["NCHW"]:.2f} | {totals["channels_last"]:.2f} | '
-          f'{totals["NCHW"] / totals["channels_last"]:.2f}x |')
+        med = alternate({name: step(genotype, name) for name in STEP_FORMULATIONS}, args.repeats)
+        for name in STEP_FORMULATIONS:
+            totals[name] += med[name]
+        print(f'| {i + 1} | {genotype.position} | ' + ' | '.join(f'{med[name]:.2f}' for name in STEP_FORMULATIONS)
+              + f' | {med["NCHW"] / med["channels_last"]:.2f}x |', flush=True)
+    print('| all | | ' + ' | '.join(f'{totals[name]:.2f}' for name in STEP_FORMULATIONS)
+          + f' | {totals["NCHW"] / totals["channels_last"]:.2f}x |')
 
 
 def infer_part(args):
@@ -168,9 +194,34 @@ def ops_part(args):
             print(f'| {k}x{k}, {dilation} | ' + ' | '.join(f'{med[name] * 1e3:.1f}' for name in fns) + ' |', flush=True)
 
 
+def norm_part(args):
+    torch.manual_seed(0)
+    print(f'\n(d) the supernet\'s BatchNorm alone, batch 16, channels_last input, forward and backward, '
+          f'{torch.get_num_threads()} threads, median of {args.repeats} (ms; largest output error against float64)')
+    print('| channels | size | BatchNorm2d | CellBatchNorm |')
+    print('|---|---|---|---|')
+    for channels in (4, 8, 16, 32, 64):
+        for size in (48, 96):
+            x = (torch.randn(16, channels, size, size) * 3 + 1).contiguous(memory_format=torch.channels_last)
+            grad = torch.randn_like(x)  # channels_last, as the gradients the cells pass back
+            reference = F.batch_norm(x.double(), None, None, training=True)
+            norms = {'BatchNorm2d': torch.nn.BatchNorm2d(channels, affine=False, track_running_stats=False),
+                     'CellBatchNorm': CellBatchNorm(channels, affine=False, track_running_stats=False)}
+            errors, fns = {}, {}
+            for name, norm in norms.items():
+                errors[name] = (norm(x).double() - reference).abs().max().item()
+
+                def run(norm=norm):
+                    norm(x.detach().requires_grad_()).backward(grad)
+                fns[name] = run
+            med = alternate(fns, args.repeats)
+            print(f'| {channels} | {size} | ' + ' | '.join(f'{med[n] * 1e3:.2f} ({errors[n]:.1e})' for n in norms)
+                  + ' |', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops'), default=['step', 'infer'])
+    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm'), default=['step', 'infer'])
     parser.add_argument('--archs', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--lr-size', type=int, default=480)
@@ -189,6 +240,8 @@ def main():
         infer_part(args)
     if 'ops' in args.part:
         ops_part(args)
+    if 'norm' in args.part:
+        norm_part(args)
 
 
 if __name__ == '__main__':

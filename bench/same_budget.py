@@ -8,8 +8,9 @@ with ``global_skip: bicubic`` and ``cell_residual`` (the search's setting; each 
 residual blocks do). The HNAS-A/B/C trainings are those of bench/trainability.py's 'residual' setting (same
 options, same experiment names), so either script reuses the other's. Last, an EDSR-baseline deepened to the
 searched network's multiply-adds, and one widened to them, compare the two at equal cost. The searched
-architecture comes from an HNAS search on the same training images
-(options/compare/hnas_search_T91_General100_x2.yml), selected on their controller split by tools/derive.py.
+architecture comes from an HNAS search on the same training images (options/compare/hnas_search_T91_General100_x2.yml
+with SEARCH_OVERRIDES: uniform weight sampling, at most 2 identity edges), selected on their controller split by
+tools/derive.py.
 tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
 
 Run (about an hour on 2 cores; every stage is resumable, finished trainings are kept)::
@@ -21,6 +22,7 @@ The table gives each model's cost at the trained (proxy) width and at the full w
 import argparse
 import copy
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -41,7 +43,10 @@ from hnas_basicsr.nas.genotype import Genotype, published_genotypes  # noqa: E40
 SHARED = osp.join(ROOT, osp.pardir, 'shared', 'datasets')
 TRAIN_OPT = 'options/compare/train_same_budget_x2.yml'
 SEARCH_OPT = 'options/compare/hnas_search_T91_General100_x2.yml'
-SEARCH_EXPERIMENT = 'experiments/hnas_search_T91_General100_x2'
+# The comparison's search: SEARCH_OPT with the weights trained on uniform samples and at most 2 identity edges in
+# the normal cell (bench/search_quality.py's capped runs; uncapped, the supernet favours identity edges)
+SEARCH_OVERRIDES = {'weight_sampling': 'uniform', 'max_identity': 2}
+SEARCH_NAME = 'hnas_search_T91_General100_x2_cap2'
 OUT = 'results/same_budget'
 PROXY_FEAT, FULL_FEAT = 16, 64
 SETTINGS = {'skip': dict(global_skip='bicubic'), 'residual': dict(global_skip='bicubic', cell_residual=True),
@@ -113,11 +118,26 @@ def prepare_data(test_sets=True):
         run(f'prepare {name}', ['tools/prepare_data.py', osp.join(SHARED, 'test', name), '--no-sub-images'])
 
 
+def search_options(out):
+    """The comparison's search options (SEARCH_OPT with SEARCH_OVERRIDES), written to ``out``; returns the file."""
+    with open(osp.join(ROOT, SEARCH_OPT)) as f:
+        opt = yaml.safe_load(f)
+    opt['name'] = SEARCH_NAME
+    opt['search'].update(SEARCH_OVERRIDES)
+    option_file = osp.join(out, 'search.yml')
+    os.makedirs(osp.join(ROOT, out), exist_ok=True)
+    with open(osp.join(ROOT, option_file), 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False)
+    return option_file
+
+
 def searched_network(derived):
-    """(tag, ``network_g``) of the top architecture exported by derive, at the proxy width."""
+    """(tag, ``network_g``) of the top architecture exported by derive, at the proxy width; the tag names the
+    genotype (a digest of it), so a different pick is never taken for one trained before."""
     with open(osp.join(ROOT, derived, 'rank1', 'genotype.yml')) as f:
         genotype = Genotype.from_dict(yaml.safe_load(f))
-    return hnas_tag('HNAS-searched', COMPARED), hnas_network(genotype, COMPARED)
+    digest = hashlib.sha1(yaml.safe_dump(genotype.to_dict()).encode()).hexdigest()[:8]
+    return hnas_tag(f'HNAS-searched-{digest}', COMPARED), hnas_network(genotype, COMPARED)
 
 
 def train_options(base, label, net):
@@ -164,10 +184,11 @@ def main():
     args = parser.parse_args()
     start = time.time()
     prepare_data()
-    run('search', ['hnas_basicsr/train.py', '-opt', SEARCH_OPT, '--auto_resume'])
+    search_opt = search_options(args.out)
+    run('search', ['hnas_basicsr/train.py', '-opt', search_opt, '--auto_resume'])
     derived = osp.join(args.out, 'derived')
-    run('derive', ['tools/derive.py', '-opt', SEARCH_OPT, '--experiment', SEARCH_EXPERIMENT, '--out', derived,
-                   '--name', 'HNAS_T91', '--num-feat', str(PROXY_FEAT), '--top-k', '1'])
+    run('derive', ['tools/derive.py', '-opt', search_opt, '--experiment', f'experiments/{SEARCH_NAME}',
+                   '--out', derived, '--name', 'HNAS_T91', '--num-feat', str(PROXY_FEAT), '--top-k', '1'])
     with open(osp.join(ROOT, TRAIN_OPT)) as f:
         base = yaml.safe_load(f)
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
