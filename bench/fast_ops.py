@@ -66,7 +66,7 @@ def alternate(fns, repeats):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-class _PyTorchNorms:
+class PyTorchNorms:
     """Within the block, the supernet's CellBatchNorms run as PyTorch's BatchNorm2d (the formulation before)."""
 
     def __init__(self, net):
@@ -93,7 +93,7 @@ def step_part(args):
     def step(genotype, formulation):
         def run():
             supernet.memory_format = LAYOUTS[formulation.split(',')[0]]
-            with _PyTorchNorms(supernet) if formulation.endswith('BatchNorm2d') else contextlib.nullcontext():
+            with PyTorchNorms(supernet) if formulation.endswith('BatchNorm2d') else contextlib.nullcontext():
                 loss = F.l1_loss(supernet(lq, genotype), gt)
                 optimizer.zero_grad()
                 loss.backward()

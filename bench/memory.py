@@ -5,6 +5,7 @@ Usage::
     python bench/memory.py                 # all cases, a few minutes on 2 cores
     python bench/memory.py --case infer_tiled
     python bench/memory.py --baseline      # also each case as before: NCHW, glibc's malloc defaults
+    python bench/memory.py --saved         # bytes the search saves for backward, by BatchNorm formulation
 
 Cases (x2, random weights: memory does not depend on their values):
   search          5 iterations of HNASSearchModel's steps at the settings of options/hnas_search.yml
@@ -19,6 +20,9 @@ Cases (x2, random weights: memory does not depend on their values):
 Reported: peak resident set size of the process, and its growth over the process after imports and set-up.
 Cases run as the entry points run them (cells channels_last, freed memory reused: hnas_basicsr.allocator);
 ``--baseline`` runs each case a second time in the former layout (NCHW) with glibc's malloc at its defaults.
+Peak RSS moves by 10-50 % between runs of one case (glibc's heap); ``--saved`` counts what does not: the bytes the
+supernet saves for backward in one forward pass (distinct storages), on bench/fast_ops.py's 8 genotypes at batch 2
+(48x48 LR, C = 8, L = 12, x2), with the cells' BatchNorm as PyTorch's BatchNorm2d and as CellBatchNorm.
 """
 import argparse
 import json
@@ -94,6 +98,39 @@ def infer_case(tile, compile=False):
     return before
 
 
+def saved_for_backward():
+    """Print the MB one supernet forward pass saves for backward, per BatchNorm formulation, summed over genotypes."""
+    import random
+
+    import torch
+    from fast_ops import PyTorchNorms
+
+    from hnas_basicsr.archs.hnas_supernet_arch import HNASSuperNet
+    from hnas_basicsr.nas import space
+    torch.manual_seed(0)
+    lq = torch.rand(2, 3, 48, 48)
+    supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
+    rng = random.Random(0)
+    genotypes = [space.random_genotype(12, rng) for _ in range(8)]
+
+    def saved_mb():
+        total = 0
+        for genotype in genotypes:
+            storages = {}
+
+            def pack(t):
+                storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+                return t
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                supernet(lq, genotype)
+            total += sum(storages.values())
+        return total / 2 ** 20
+
+    with PyTorchNorms(supernet):
+        before = saved_mb()
+    print(f'saved for backward, 8 genotypes, batch 2: BatchNorm2d {before:.0f} MB, CellBatchNorm {saved_mb():.0f} MB')
+
+
 def run_case(case, baseline):
     """Run one case in this process; print a JSON line."""
     import torch
@@ -117,8 +154,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--case', choices=CASES, help='one case (default: all, one process each)')
     parser.add_argument('--baseline', action='store_true', help='also run each case in NCHW with glibc defaults')
+    parser.add_argument('--saved', action='store_true', help='only the bytes the search saves for backward')
     parser.add_argument('--in-process', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.saved:
+        saved_for_backward()
+        return
     if args.in_process:
         run_case(args.case, args.baseline)
         return
