@@ -1,7 +1,7 @@
 """CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
 
 Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
-       [--part step infer ops norm] [--allocator reuse|glibc] [--compile]
+       [--part step infer ops norm profile] [--allocator reuse|glibc] [--compile]
 
 (a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
     genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched, in three
@@ -22,6 +22,8 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
 (d) ``norm`` (not run by default): the supernet's BatchNorm (no affine, batch statistics) alone, forward and
     backward, batch 16, channels_last input: PyTorch's kernel on it, and CellBatchNorm (NCHW in between below 16
     channels). Printed: median milliseconds and the largest output error against float64.
+(e) ``profile`` (not run by default): PyTorch's profiler over the step of (a) on its 8 genotypes, the default
+    formulation, after one warm-up step each. Printed: the ops with the most self CPU time.
 ``--allocator glibc`` leaves glibc's malloc at its defaults instead of reusing freed memory as the entry points
 do (:mod:`hnas_basicsr.allocator`); the allocator is per process, so compare two runs. Run it from the repository
 root on an otherwise idle machine.
@@ -115,6 +117,30 @@ def step_part(args):
               + f' | {med["NCHW"] / med["channels_last"]:.2f}x |', flush=True)
     print('| all | | ' + ' | '.join(f'{totals[name]:.2f}' for name in STEP_FORMULATIONS)
           + f' | {totals["NCHW"] / totals["channels_last"]:.2f}x |')
+
+
+def profile_part(args):
+    from torch.profiler import profile
+
+    torch.manual_seed(0)
+    lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
+    supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
+    optimizer = torch.optim.Adam(supernet.parameters(), 1e-4)
+    rng = random.Random(0)
+    genotypes = [space.random_genotype(12, rng) for _ in range(args.archs)]
+
+    def step(genotype):
+        loss = F.l1_loss(supernet(lq, genotype), gt)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    for genotype in genotypes:
+        step(genotype)
+    with profile() as prof:
+        for genotype in genotypes:
+            step(genotype)
+    print(f'\n(e) profile of the step of (a), {len(genotypes)} genotypes, channels_last, {torch.get_num_threads()} threads')
+    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=15))
 
 
 def infer_part(args):
@@ -221,7 +247,7 @@ def norm_part(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm'), default=['step', 'infer'])
+    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm', 'profile'), default=['step', 'infer'])
     parser.add_argument('--archs', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--lr-size', type=int, default=480)
@@ -242,6 +268,8 @@ def main():
         ops_part(args)
     if 'norm' in args.part:
         norm_part(args)
+    if 'profile' in args.part:
+        profile_part(args)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ Cases (x2, random weights: memory does not depend on their values):
 Reported: peak resident set size of the process, and its growth over the process after imports and set-up.
 Cases run as the entry points run them (cells channels_last, freed memory reused: hnas_basicsr.allocator);
 ``--baseline`` runs each case a second time in the former layout (NCHW) with glibc's malloc at its defaults.
-Peak RSS moves by 10-50 % between runs of one case (glibc's heap); ``--saved`` counts what does not: the bytes the
+The growth during a case moves by 10-60 % between runs of it (glibc's heap); ``--saved`` counts what does not: the bytes the
 supernet saves for backward in one forward pass (distinct storages), on bench/fast_ops.py's 8 genotypes at batch 2
 (48x48 LR, C = 8, L = 12, x2), with the cells' BatchNorm as PyTorch's BatchNorm2d and as CellBatchNorm.
 """
@@ -158,6 +158,8 @@ def main():
     parser.add_argument('--in-process', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.saved:
+        if args.case or args.baseline:
+            parser.error('--saved counts the search alone: no --case or --baseline with it')
         saved_for_backward()
         return
     if args.in_process:

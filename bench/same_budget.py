@@ -13,7 +13,8 @@ with SEARCH_OVERRIDES: uniform weight sampling, at most 2 identity edges), selec
 tools/derive.py.
 tools/benchmark.py then evaluates all of them and bicubic on Set5 and Set14.
 
-Run (about an hour on 2 cores; every stage is resumable, finished trainings are kept)::
+Run (about 30 min on 2 cores; every stage is resumable, finished trainings are kept: remove
+experiments/same_budget_* to retrain)::
 
     python bench/same_budget.py            # writes results/same_budget/{table.md,table.csv,psnr_vs_macs.png}
 
@@ -82,7 +83,7 @@ def edsrs_matching(net):
 
     target = macs(net)
     blocks = min(range(1, 200), key=lambda n: abs(macs(edsr(n)) - target))
-    feat = min(range(PROXY_FEAT, 8 * PROXY_FEAT), key=lambda c: abs(macs(edsr(num_feat=c)) - target))
+    feat = min(range(1, 8 * PROXY_FEAT), key=lambda c: abs(macs(edsr(num_feat=c)) - target))
     return {f'EDSR-{blocks}blocks': (f'EDSR-{blocks}blocks_skip', with_skip(edsr(blocks))),
             f'EDSR-{feat}feat': (f'EDSR-{feat}feat_skip', with_skip(edsr(num_feat=feat)))}
 
@@ -208,14 +209,15 @@ def main():
         if osp.isfile(osp.join(ROOT, 'experiments', opt['name'], 'models', 'net_g_latest.pth')):
             print(f'same_budget: {label} already trained (experiments/{opt["name"]})')
             if f'{label} {COMPARED}' in reused:
-                seconds.setdefault(label, reused[f'{label} {COMPARED}'])
+                seconds.setdefault(tag, reused[f'{label} {COMPARED}'])
             continue
-        seconds[label] = run(f'train {label}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
+        seconds[tag] = run(f'train {label}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(times_file, 'w') as f:
             json.dump(seconds, f, indent=1)
     run('benchmark', ['tools/benchmark.py', '-opt', *option_files, '--labels', *nets, '--sets', 'datasets/Set5',
                       'datasets/Set14', '--out', args.out])
-    write_table(args.out, list(nets), [net for _, net in nets.values()], seconds)
+    write_table(args.out, list(nets), [net for _, net in nets.values()],
+                {label: seconds[tag] for label, (tag, _) in nets.items() if tag in seconds})
     print(f'\nsame_budget: finished in {(time.time() - start) / 60:.1f} min; {args.out}/table.md, '
           f'{args.out}/psnr_vs_macs.png')
 

@@ -1,7 +1,7 @@
 """Does the search work? The controller against random search at equal budget, and lambda's steering, picks retrained.
 
-Protocol (CPU; the searches take about 5 min each on 2 cores, a retraining 10-50 min): the search of
-options/compare/hnas_search_T91_General100_x2.yml (T91 + General100, x2, supernet C = 8, batches of 8 24x24 LR
+Protocol (CPU; a search takes 2-4 min alone on 2 cores, a random search's derive about 10, a retraining 3-4): the
+search of options/compare/hnas_search_T91_General100_x2.yml (T91 + General100, x2, supernet C = 8, batches of 8 24x24 LR
 patches, bicubic skip and cell_residual, ``--search-iter`` weight steps; the controller takes 10 steps every 15),
 with the weights trained on uniform samples under both strategies (``search.weight_sampling: uniform``: the
 supernet then ranks better, bench/ranking_validity.py; both strategies then train their supernets alike and
@@ -95,7 +95,7 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
         with open(osp.join(ROOT, out, 'ranking.csv')) as f:
             best = next(csv.DictReader(f))
         return [dict(best, minutes=minutes, evaluated=samples, genotype_file=osp.join(out, 'rank1', 'genotype.yml'),
-                     tag=tag, **{'lambda': lam})]
+                     tag=tag, cost_unit=opt['search']['cost_unit'], **{'lambda': lam})]
     with open(osp.join(ROOT, out, 'pareto.csv')) as f:
         front = list(csv.DictReader(f))
     picks = []
@@ -104,7 +104,7 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
             return value * float(row['psnr_db']) - (1 - value) * float(row['cost']) / opt['search']['cost_unit']
         best = max(front, key=reward)
         picks.append(dict(best, reward=reward(best), minutes=minutes, evaluated=samples * len(lambdas),
-                          tag=f'{tag}{value}',
+                          tag=f'{tag}{value}', cost_unit=opt['search']['cost_unit'],
                           genotype_file=osp.join(out, 'front', best['front'], 'genotype.yml'), **{'lambda': value}))
     return picks
 
@@ -150,13 +150,12 @@ def main():
     lines = ['| run | strategy | lambda | seed | search min | architectures scored by derive | pick: position | '
              'G multiply-adds (64 feat) | supernet PSNR | reward | retrained Set5 | retrained Set14 | '
              'reward with retrained Set5 |', '|' + '---|' * 13]
-    cost_unit = yaml.safe_load(open(osp.join(ROOT, SEARCH_OPT)))['search']['cost_unit']
     for row in rows:
         psnr = trained.get(row['name'], {})
         row.update(Set5=psnr.get('Set5'), Set14=psnr.get('Set14'))
         retrained = [f'{psnr[s]:.2f}' if s in psnr else 'not trained' for s in ('Set5', 'Set14')]
         lam = float(row['lambda'])
-        row['retrained_reward'] = (lam * psnr['Set5'] - (1 - lam) * float(row['gmacs']) / cost_unit
+        row['retrained_reward'] = (lam * psnr['Set5'] - (1 - lam) * float(row['gmacs']) / row['cost_unit']
                                    if 'Set5' in psnr else None)
         lines.append(f"| {row['tag']} | {row['strategy']} | {row['lambda']} | {row['seed']} | {row['minutes']} | "
                      f"{row['evaluated']} | {row['position']} | {float(row['gmacs']):.1f} | "

@@ -18,8 +18,9 @@ import statistics
 import subprocess
 import sys
 import time
+from os import path as osp
 
-sys.path.insert(0, '.')  # the checkout the process runs in, not this file's
+sys.path.insert(0, osp.abspath('.'))  # the checkout the process runs in, not this file's
 
 import hnas_basicsr  # noqa: E402,F401  (registers the plugin; before basicsr)
 import torch  # noqa: E402
@@ -44,6 +45,8 @@ def main():
         pass
     git = lambda *cmd: subprocess.run(['git', *cmd], capture_output=True, text=True).stdout.strip()  # noqa: E731
     commit = git('rev-parse', '--short', 'HEAD') + ('+changes' if git('status', '--porcelain', '-uno') else '')
+    if not hnas_basicsr.__file__.startswith(osp.abspath('.') + osp.sep):
+        sys.exit(f'step_across_versions: run it from a checkout\'s root; imported {hnas_basicsr.__file__} instead')
     torch.manual_seed(0)
     lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
     supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)

@@ -1,4 +1,5 @@
-"""HNASSuperNet: a path equals HNASNet with the same weights; its cost table equals count_cost."""
+"""HNASSuperNet: a path equals HNASNet with the same weights; its cost table equals count_cost; its cells'
+BatchNorm (CellBatchNorm) normalises small channels_last inputs in NCHW."""
 import random
 
 import pytest
@@ -131,3 +132,37 @@ def test_normalised_supernet_gives_the_same_output_and_gradients_in_both_layouts
     assert torch.allclose(out_a, out_b, rtol=1e-4, atol=1e-5)
     for a, b in zip(grads_a, grads_b):
         assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize('channels, layout_normalised', [(8, 'NCHW'), (16, 'channels_last')])
+def test_cell_batch_norm_normalises_in_nchw_below_16_channels(monkeypatch, channels, layout_normalised):
+    from torch.nn import functional as F
+
+    from hnas_basicsr.nas.cells import CellBatchNorm
+
+    layouts, batch_norm = [], F.batch_norm
+
+    def recording(x, *args, **kwargs):
+        layouts.append('NCHW' if x.is_contiguous() else 'channels_last')
+        return batch_norm(x, *args, **kwargs)
+    monkeypatch.setattr(F, 'batch_norm', recording)
+    x = torch.rand(2, channels, 5, 4).contiguous(memory_format=torch.channels_last)
+    out = CellBatchNorm(channels, affine=False, track_running_stats=False)(x)
+    assert layouts == [layout_normalised] and out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_cell_batch_norm_keeps_running_statistics_and_eval_mode_of_batch_norm():
+    from hnas_basicsr.nas.cells import CellBatchNorm
+
+    torch.manual_seed(0)
+    ours, reference = CellBatchNorm(8), torch.nn.BatchNorm2d(8)
+    reference.load_state_dict(ours.state_dict())
+    for _ in range(3):
+        x = torch.randn(4, 8, 6, 5) * 2 + 1
+        ours(x.contiguous(memory_format=torch.channels_last))
+        reference(x)
+    assert torch.allclose(ours.running_mean, reference.running_mean, atol=1e-6)
+    assert torch.allclose(ours.running_var, reference.running_var, atol=1e-6)
+    ours.eval(), reference.eval()
+    x = torch.randn(4, 8, 6, 5)
+    assert torch.allclose(ours(x.contiguous(memory_format=torch.channels_last)), reference(x), atol=1e-6)
