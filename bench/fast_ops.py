@@ -86,31 +86,41 @@ class PyTorchNorms:
 STEP_FORMULATIONS = ('NCHW', 'channels_last, BatchNorm2d', 'channels_last')
 
 
-def step_part(args):
+def search_step(archs, batch=16):
+    """(supernet, step, genotypes): the supernet weight step of (a) (forward, L1 loss, backward, Adam; batch
+    ``batch`` of 48x48 LR, C = 8, L = 12, x2, normalised supernet) and its ``archs`` seeded random genotypes."""
     torch.manual_seed(0)
-    lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
+    lq, gt = torch.rand(batch, 3, 48, 48), torch.rand(batch, 3, 96, 96)
     supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
     optimizer = torch.optim.Adam(supernet.parameters(), 1e-4)
+    rng = random.Random(0)
+    genotypes = [space.random_genotype(12, rng) for _ in range(archs)]
 
-    def step(genotype, formulation):
+    def step(genotype):
+        loss = F.l1_loss(supernet(lq, genotype), gt)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return supernet, step, genotypes
+
+
+def step_part(args):
+    supernet, step, genotypes = search_step(args.archs)
+
+    def in_formulation(genotype, formulation):
         def run():
             supernet.memory_format = LAYOUTS[formulation.split(',')[0]]
             with PyTorchNorms(supernet) if formulation.endswith('BatchNorm2d') else contextlib.nullcontext():
-                loss = F.l1_loss(supernet(lq, genotype), gt)
-                optimizer.zero_grad()
-                loss.backward()
-            optimizer.step()
+                step(genotype)
         return run
 
     print(f'(a) supernet weight step: batch 16, 48x48 LR, C = 8, L = 12, x2, {torch.get_num_threads()} threads, '
           f'median of {args.repeats} (s)')
     print('| genotype | position | ' + ' | '.join(STEP_FORMULATIONS) + ' | speed-up over NCHW |')
     print('|---|---|' + '---|' * len(STEP_FORMULATIONS) + '---|')
-    rng = random.Random(0)
     totals = dict.fromkeys(STEP_FORMULATIONS, 0.0)
-    for i in range(args.archs):
-        genotype = space.random_genotype(12, rng)
-        med = alternate({name: step(genotype, name) for name in STEP_FORMULATIONS}, args.repeats)
+    for i, genotype in enumerate(genotypes):
+        med = alternate({name: in_formulation(genotype, name) for name in STEP_FORMULATIONS}, args.repeats)
         for name in STEP_FORMULATIONS:
             totals[name] += med[name]
         print(f'| {i + 1} | {genotype.position} | ' + ' | '.join(f'{med[name]:.2f}' for name in STEP_FORMULATIONS)
@@ -122,24 +132,14 @@ def step_part(args):
 def profile_part(args):
     from torch.profiler import profile
 
-    torch.manual_seed(0)
-    lq, gt = torch.rand(16, 3, 48, 48), torch.rand(16, 3, 96, 96)
-    supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
-    optimizer = torch.optim.Adam(supernet.parameters(), 1e-4)
-    rng = random.Random(0)
-    genotypes = [space.random_genotype(12, rng) for _ in range(args.archs)]
-
-    def step(genotype):
-        loss = F.l1_loss(supernet(lq, genotype), gt)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    _, step, genotypes = search_step(args.archs)
     for genotype in genotypes:
         step(genotype)
     with profile() as prof:
         for genotype in genotypes:
             step(genotype)
-    print(f'\n(e) profile of the step of (a), {len(genotypes)} genotypes, channels_last, {torch.get_num_threads()} threads')
+    print(f'\n(e) profile of the step of (a), {len(genotypes)} genotypes, channels_last, '
+          f'{torch.get_num_threads()} threads')
     print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=15))
 
 
@@ -247,7 +247,8 @@ def norm_part(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm', 'profile'), default=['step', 'infer'])
+    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm', 'profile'),
+                        default=['step', 'infer'])
     parser.add_argument('--archs', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--lr-size', type=int, default=480)

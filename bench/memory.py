@@ -20,9 +20,9 @@ Cases (x2, random weights: memory does not depend on their values):
 Reported: peak resident set size of the process, and its growth over the process after imports and set-up.
 Cases run as the entry points run them (cells channels_last, freed memory reused: hnas_basicsr.allocator);
 ``--baseline`` runs each case a second time in the former layout (NCHW) with glibc's malloc at its defaults.
-The growth during a case moves by 10-60 % between runs of it (glibc's heap); ``--saved`` counts what does not: the bytes the
-supernet saves for backward in one forward pass (distinct storages), on bench/fast_ops.py's 8 genotypes at batch 2
-(48x48 LR, C = 8, L = 12, x2), with the cells' BatchNorm as PyTorch's BatchNorm2d and as CellBatchNorm.
+The growth during a case moves by 10-60 % between runs of it (glibc's heap); ``--saved`` counts what does not: the
+bytes the supernet saves for backward in one forward pass (distinct storages), on bench/fast_ops.py's 8 genotypes
+at batch 2 (48x48 LR, C = 8, L = 12, x2), with the cells' BatchNorm as PyTorch's BatchNorm2d and as CellBatchNorm.
 """
 import argparse
 import json
@@ -100,18 +100,11 @@ def infer_case(tile, compile=False):
 
 def saved_for_backward():
     """Print the MB one supernet forward pass saves for backward, per BatchNorm formulation, summed over genotypes."""
-    import random
-
     import torch
-    from fast_ops import PyTorchNorms
+    from fast_ops import PyTorchNorms, search_step
 
-    from hnas_basicsr.archs.hnas_supernet_arch import HNASSuperNet
-    from hnas_basicsr.nas import space
-    torch.manual_seed(0)
+    supernet, _, genotypes = search_step(8, batch=2)
     lq = torch.rand(2, 3, 48, 48)
-    supernet = HNASSuperNet(num_feat=8, num_layers=12, upscale=2)
-    rng = random.Random(0)
-    genotypes = [space.random_genotype(12, rng) for _ in range(8)]
 
     def saved_mb():
         total = 0
