@@ -49,6 +49,7 @@ from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
+from hnas_basicsr.nas.reward import reward  # noqa: E402
 
 OUT = 'results/search_quality'
 FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
@@ -100,10 +101,10 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
         front = list(csv.DictReader(f))
     picks = []
     for value in lambdas:  # a linear reward's best lies on the front
-        def reward(row):
-            return value * float(row['psnr_db']) - (1 - value) * float(row['cost']) / opt['search']['cost_unit']
-        best = max(front, key=reward)
-        picks.append(dict(best, reward=reward(best), minutes=minutes, evaluated=samples * len(lambdas),
+        def reward_at(row):
+            return reward(float(row['psnr_db']), float(row['cost']), value, opt['search']['cost_unit'])
+        best = max(front, key=reward_at)
+        picks.append(dict(best, reward=reward_at(best), minutes=minutes, evaluated=samples * len(lambdas),
                           tag=f'{tag}{value}', cost_unit=opt['search']['cost_unit'],
                           genotype_file=osp.join(out, 'front', best['front'], 'genotype.yml'), **{'lambda': value}))
     return picks
@@ -154,8 +155,7 @@ def main():
         psnr = trained.get(row['name'], {})
         row.update(Set5=psnr.get('Set5'), Set14=psnr.get('Set14'))
         retrained = [f'{psnr[s]:.2f}' if s in psnr else 'not trained' for s in ('Set5', 'Set14')]
-        lam = float(row['lambda'])
-        row['retrained_reward'] = (lam * psnr['Set5'] - (1 - lam) * float(row['gmacs']) / row['cost_unit']
+        row['retrained_reward'] = (reward(psnr['Set5'], float(row['gmacs']), float(row['lambda']), row['cost_unit'])
                                    if 'Set5' in psnr else None)
         lines.append(f"| {row['tag']} | {row['strategy']} | {row['lambda']} | {row['seed']} | {row['minutes']} | "
                      f"{row['evaluated']} | {row['position']} | {float(row['gmacs']):.1f} | "
