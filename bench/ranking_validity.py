@@ -6,23 +6,29 @@
 2. The genotypes: HNAS-A/B/C, bench/trainability.py's 7 random ones (and any other random<seed> it trained), and
    the controller's most likely one.
 3. Their supernet PSNR: the search's own scoring (PSNR on Y, crop 2, the supernet in eval mode) on ``--patches``
-   whole samples of the controller split (training images that the weights never saw).
+   whole samples of the controller split (training images that the weights never saw); ``--score-mode train``
+   scores on batch statistics, ``--finetune N`` first fine-tunes a copy of the supernet on each path alone.
 4. Their stand-alone PSNR: each trained alone from scratch by bench/trainability.py (setting ``residual``, the
    search's skips, 16 features, the same-budget schedule) and scored on Set5 and Set14 (held out; they select
-   nothing here). Genotypes not trained yet are listed with the command that trains them.
+   nothing here), averaged over the training seeds trained (``--seed``). Genotypes not trained yet are listed
+   with the command that trains them. The zero-cost baseline: multiply-adds alone as the ranking.
 
 Usage (a search takes 5-15 min on 2 cores; the finished search is kept and only rescored)::
 
     python bench/ranking_validity.py                                  # tag 'base'
     python bench/ranking_validity.py --tag uniform --set search.strategy=random
+    python bench/ranking_validity.py --tag uniform --set search.strategy=random --finetune 50   # label uniform-ft50
 
-Writes results/ranking_validity/<tag>/{search.yml,pick.yml,table.md,table.csv,scatter.png} and a line per tag in
+Writes results/ranking_validity/<tag>/{search.yml,pick.yml} and, per scoring label (the tag, with -p<N>, -ft<N>
+and -trainmode for those scorings), results/ranking_validity/<label>/{table.md,table.csv,scatter.png} and a line in
 results/ranking_validity/summary.md.
 """
 import argparse
+import copy
 import csv
 import json
 import os
+import random
 import re
 import sys
 import time
@@ -33,12 +39,16 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import matplotlib  # noqa: E402
 
 matplotlib.use('Agg')
+import torch  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
-from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
+from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402  (imports hnas_basicsr before basicsr)
 from trainability import OUT as TRAINABILITY_OUT  # noqa: E402
 from trainability import benchmark_folder, genotypes, seeded_genotype  # noqa: E402
 
+from basicsr.data import build_dataset  # noqa: E402
+
+from hnas_basicsr.data.hnas_split_dataset import release_base_datasets  # noqa: E402
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho  # noqa: E402
 from hnas_basicsr.objective import SearchObjective, search_options  # noqa: E402
@@ -70,23 +80,58 @@ def search_option(args):
 
 
 def stand_alone():
-    """Name -> {set: PSNR} of the networks bench/trainability.py trained in the setting of the search: the
-    committed record (RECORDED), updated by its benchmark in results/ when there is one."""
-    rows = []
+    """Name -> {set: PSNR, 'seeds': n}: the mean over the training seeds of the networks bench/trainability.py
+    trained in the setting of the search (``<name>_residual``, ``<name>_residual_seed<k>``), from the committed
+    record (RECORDED) updated by its benchmark in results/ when there is one."""
+    rows = {}
     for file in (RECORDED, osp.join(benchmark_folder(TRAINABILITY_OUT, [SETTING]), 'benchmark.csv')):
         if osp.isfile(osp.join(ROOT, file)):
             with open(osp.join(ROOT, file)) as f:
-                rows += list(csv.DictReader(f))
-    suffix = f'_{SETTING}'
-    return {r['Model'][:-len(suffix)].replace('_', '-'): {s: float(r[f'{s} PSNR']) for s in SETS}
-            for r in rows if r['Model'].endswith(suffix)}
+                rows.update({r['Model']: r for r in csv.DictReader(f)})
+    seeds = {}
+    for model, row in rows.items():
+        found = re.fullmatch(rf'(.+)_{SETTING}(_seed\d+)?', model)
+        if found:
+            seeds.setdefault(found.group(1).replace('_', '-'), []).append([float(row[f'{s} PSNR']) for s in SETS])
+    return {name: {**{s: sum(v[i] for v in values) / len(values) for i, s in enumerate(SETS)}, 'seeds': len(values)}
+            for name, values in seeds.items()}
 
 
-def correlations(rows):
-    """(column, tau, rho) of supernet PSNR against each stand-alone column."""
-    x = [r['supernet'] for r in rows]
+def correlations(rows, key='supernet'):
+    """(column, tau, rho) of ``key`` (supernet PSNR, or multiply-adds: the zero-cost baseline) against each
+    stand-alone column."""
+    x = [r[key] for r in rows]
     return [(column, kendall_tau(x, [r[column] for r in rows]), spearman_rho(x, [r[column] for r in rows]))
             for column in (*SETS, 'mean')]
+
+
+def training_batches(opt, steps, seed=0):
+    """``steps`` (lq, gt) batches of the weight split (random crops and flips, the search's batch size), drawn
+    once with ``seed`` so that every genotype is fine-tuned on the same ones."""
+    dataset_opt = dict(opt['datasets']['train'], phase='train', scale=opt['scale'])
+    release_base_datasets()  # the controller split's reader holds the same LMDBs, which open once per process
+    dataset = build_dataset(dataset_opt)
+    batch = dataset_opt['batch_size_per_gpu']
+    rng = random.Random(seed)
+    random.seed(seed)  # basicsr's crops and flips draw from the global random module
+    items = [dataset[rng.randrange(len(dataset))] for _ in range(steps * batch)]
+    batches = [(torch.stack([it['lq'] for it in items[i:i + batch]]),
+                torch.stack([it['gt'] for it in items[i:i + batch]])) for i in range(0, len(items), batch)]
+    release_base_datasets()
+    return batches
+
+
+def finetuned(supernet, genotype, batches, lr):
+    """A copy of ``supernet`` whose path ``genotype`` took one Adam step (L1, cosine ``lr`` -> 0) per batch."""
+    net = copy.deepcopy(supernet).train()
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, len(batches))
+    for lq, gt in batches:
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.l1_loss(net(lq, genotype), gt).backward()
+        optimizer.step()
+        scheduler.step()
+    return net.eval()
 
 
 def scatter(rows, out, title):
@@ -110,15 +155,26 @@ def main():
     parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='option overrides, e.g. '
                         'search.strategy=random network_g.normalize=false search.weight_steps=50')
     parser.add_argument('--patches', type=int, default=256, help='controller-split samples to score on')
+    parser.add_argument('--finetune', type=int, default=0, metavar='STEPS', help='fine-tune each path alone for '
+                        'this many weight steps (the same batches for all) before scoring it (default: none)')
+    parser.add_argument('--finetune-lr', type=float, default=1e-3, help='Adam learning rate of --finetune, cosine '
+                        'to 0 (default %(default)s)')
+    parser.add_argument('--score-mode', choices=('eval', 'train'), default='eval', help='score the supernet in '
+                        'eval mode (running statistics if it tracks them) or train mode (batch statistics)')
     args = parser.parse_args()
-    out = osp.join(OUT, args.tag)
+    search_dir = osp.join(OUT, args.tag)
+    scoring = ((f'-p{args.patches}' if args.patches != 256 else '') + (f'-ft{args.finetune}' if args.finetune else '')
+               + ('-trainmode' if args.score_mode == 'train' else ''))
+    label = args.tag + scoring  # the scoring variants of one search are reported under their own label
+    out = osp.join(OUT, label)
     os.makedirs(osp.join(ROOT, out), exist_ok=True)
     opt = search_option(args)
-    option_file = osp.join(out, 'search.yml')
+    option_file = osp.join(search_dir, 'search.yml')
+    os.makedirs(osp.join(ROOT, search_dir), exist_ok=True)
     with open(osp.join(ROOT, option_file), 'w') as f:
         yaml.safe_dump(opt, f, sort_keys=False)
     experiment = osp.join(ROOT, 'experiments', opt['name'])
-    seconds_file = osp.join(ROOT, out, 'search_seconds.txt')
+    seconds_file = osp.join(ROOT, search_dir, 'search_seconds.txt')
     if not osp.isfile(osp.join(experiment, 'models', 'net_g_latest.pth')):
         prepare_data(test_sets=False)
         seconds = run('search', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
@@ -130,6 +186,8 @@ def main():
     search = search_options(opt)
     net_g_path, net_c_path = latest_checkpoints(experiment)
     supernet = load_network(opt['network_g'], net_g_path, 'network_g')
+    if args.score_mode == 'train':
+        supernet.train()
     objective = SearchObjective(search, supernet.hparams)
     trained = stand_alone()
     named = genotypes(7)
@@ -139,9 +197,10 @@ def main():
         controller = load_network(opt['network_c'], net_c_path, 'network_c')
         pick = candidates(objective, [controller], 0, 0)[0][0]
         named[f'pick-{args.tag}'] = pick
-        with open(osp.join(ROOT, out, 'pick.yml'), 'w') as f:
+        with open(osp.join(ROOT, search_dir, 'pick.yml'), 'w') as f:
             yaml.safe_dump(pick.to_dict(), f, sort_keys=False)
     lq, gt = controller_patches(opt, args.patches)
+    batches = training_batches(opt, args.finetune) if args.finetune else []
     scores_file = osp.join(ROOT, out, f'supernet_psnr_{len(lq)}.json')  # kept: a rerun only adds new genotypes
     scores = json.load(open(scores_file)) if osp.isfile(scores_file) else {}
     rows, untrained = [], []
@@ -149,57 +208,69 @@ def main():
     for name, genotype in named.items():
         key = f'{name} {space.encode(genotype)}'
         if key not in scores:
-            scores[key] = objective.psnr(supernet, genotype, lq, gt, batch=32)
+            net = finetuned(supernet, genotype, batches, args.finetune_lr) if batches else supernet
+            if args.score_mode == 'train':
+                net.train()
+            scores[key] = objective.psnr(net, genotype, lq, gt, batch=32)
             with open(scores_file, 'w') as f:
                 json.dump(scores, f, indent=1)
         psnr = scores[key]
         gmacs = objective.cost_table.cost(genotype).macs / 1e9
         print(f'{name}: supernet {psnr:.3f} dB, {gmacs:.1f} G', flush=True)
         if name in trained:
-            psnr_sets = trained[name]
-            rows.append(dict(name=name, supernet=psnr, gmacs=gmacs, **psnr_sets,
-                             mean=sum(psnr_sets.values()) / len(SETS)))
+            rows.append(dict(name=name, supernet=psnr, gmacs=gmacs, **trained[name],
+                             mean=sum(trained[name][s] for s in SETS) / len(SETS)))
         else:
             untrained.append((name, psnr))
     score_seconds = time.time() - start
 
     settings = ', '.join(args.set) or 'the shipped options'
-    header = (f'Ranking validity, tag {args.tag}: search {args.search_iter} iterations ({settings}; {search_seconds} s '
-              f'on 2 cores), supernet PSNR on {len(lq)} controller-split samples (scoring: {score_seconds:.0f} s '
-              f'in this run); stand-alone: bench/trainability.py --settings {SETTING}, 16 features, one '
-              f'seed, Set5 / Set14 (Y, crop 2). Cost: G multiply-adds of HNASNet at 64 features, 480x480 LR.')
-    lines = [header, '', '| genotype | supernet PSNR | G multiply-adds | Set5 | Set14 | mean |', '|' + '---|' * 6]
+    how = (f'each path fine-tuned alone for {args.finetune} steps (Adam {args.finetune_lr:g}, cosine), then '
+           if args.finetune else '') + f'scored in {args.score_mode} mode'
+    seeds = sorted({r['seeds'] for r in rows})
+    header = (f'Ranking validity, {label}: search {args.search_iter} iterations ({settings}; {search_seconds} s '
+              f'on 2 cores), supernet PSNR on {len(lq)} controller-split samples, {how} (scoring: '
+              f'{score_seconds:.0f} s in this run); stand-alone: bench/trainability.py --settings {SETTING}, '
+              f'16 features, the mean of {" or ".join(map(str, seeds))} training seed(s) (column seeds), Set5 / '
+              'Set14 (Y, crop 2). Cost: G multiply-adds of HNASNet at 64 features, 480x480 LR.')
+    lines = [header, '', '| genotype | supernet PSNR | G multiply-adds | Set5 | Set14 | mean | seeds |',
+             '|' + '---|' * 7]
     rows.sort(key=lambda r: r['supernet'], reverse=True)
     lines += [f"| {r['name']} | {r['supernet']:.3f} | {r['gmacs']:.1f} | {r['Set5']:.2f} | {r['Set14']:.2f} | "
-              f"{r['mean']:.3f} |" for r in rows]
-    lines += [f'| {name} | {psnr:.3f} | | not trained | | |' for name, psnr in untrained]
+              f"{r['mean']:.3f} | {r['seeds']} |" for r in rows]
+    lines += [f'| {name} | {psnr:.3f} | | not trained | | | |' for name, psnr in untrained]
     summary = ''
     if len(rows) >= 2:
-        lines += ['', '| stand-alone column | Kendall tau | Spearman rho |', '|---|---|---|']
         table = correlations(rows)
+        cost_tau, cost_rho = correlations(rows, 'gmacs')[-1][1:]
+        lines += ['', '| stand-alone column | Kendall tau | Spearman rho |', '|---|---|---|']
         lines += [f'| {column} | {tau:.3f} | {rho:.3f} |' for column, tau, rho in table]
+        lines += ['', f'Multiply-adds alone (no training; more is better) against the mean: tau {cost_tau:.3f}, '
+                  f'rho {cost_rho:.3f}.']
         tau, rho = table[-1][1:]
-        summary = (f'| {args.tag} | {settings} | {args.search_iter} | {search_seconds} | {len(rows)} | '
-                   f'{tau:.3f} | {rho:.3f} |')
-        scatter(rows, out, f'{args.tag}: tau {tau:.2f}, rho {rho:.2f} ({len(rows)} genotypes)')
+        spread = rows[0]['supernet'] - rows[-1]['supernet']
+        summary = (f'| {label} | {settings}; {how} | {args.search_iter} | {search_seconds} | {len(rows)} | '
+                   f'{"/".join(map(str, seeds))} | {tau:.3f} | {rho:.3f} | {spread:.3f} |')
+        scatter(rows, out, f'{label}: tau {tau:.2f}, rho {rho:.2f} ({len(rows)} genotypes)')
     if untrained:
-        extra = [f'{n}={out}/pick.yml' for n, _ in untrained if n.startswith('pick-')]
+        extra = [f'{n}={search_dir}/pick.yml' for n, _ in untrained if n.startswith('pick-')]
         lines += ['', 'Train the missing ones with: python bench/trainability.py --settings residual --only '
                   + ' '.join(n for n, _ in untrained) + (' --genotype ' + ' '.join(extra) if extra else '')]
     with open(osp.join(ROOT, out, 'table.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(osp.join(ROOT, out, 'table.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=['name', 'supernet', 'gmacs', *SETS, 'mean'])
+        writer = csv.DictWriter(f, fieldnames=['name', 'supernet', 'gmacs', *SETS, 'mean', 'seeds'])
         writer.writeheader()
         writer.writerows(rows)
     print('\n'.join(lines))
     if summary:
         summary_file = osp.join(ROOT, OUT, 'summary.md')
         old = open(summary_file).read().splitlines()[2:] if osp.isfile(summary_file) else []
-        kept = [line for line in old if not line.startswith(f'| {args.tag} |')]
+        kept = [line for line in old if not line.startswith(f'| {label} |')]
         with open(summary_file, 'w') as f:
-            f.write('| tag | changes | search iterations | search s | genotypes | tau (mean PSNR) | rho |\n'
-                    '|---|---|---|---|---|---|---|\n' + '\n'.join(kept + [summary]) + '\n')
+            f.write('| label | changes; scoring | search iterations | search s | genotypes | stand-alone seeds | '
+                    'tau (mean PSNR) | rho | supernet spread (dB) |\n|---|---|---|---|---|---|---|---|---|\n'
+                    + '\n'.join(kept + [summary]) + '\n')
 
 
 if __name__ == '__main__':
