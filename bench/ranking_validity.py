@@ -13,7 +13,7 @@
    nothing here), averaged over the training seeds trained (``--seed``). Genotypes not trained yet are listed
    with the command that trains them. The zero-cost baseline: multiply-adds alone as the ranking.
 
-Usage (a search takes 5-15 min on 2 cores; the finished search is kept and only rescored)::
+Usage (a search takes 2-7 min on 2 cores; the finished search is kept and only rescored)::
 
     python bench/ranking_validity.py                                  # tag 'base'
     python bench/ranking_validity.py --tag uniform --set search.strategy=random
@@ -58,7 +58,8 @@ from hnas_basicsr.tools.derive import candidates, controller_patches, latest_che
 OUT = 'results/ranking_validity'
 SETTING = 'residual'  # the trainability setting that matches the search's network_g (bicubic skip, cell_residual)
 SETS = ('Set5', 'Set14')
-RECORDED = 'bench/results/trainability_residual.csv'  # bench/trainability.py --settings residual, 2026-12-02
+RECORDED = 'bench/results/trainability_residual.csv'  # bench/trainability.py --settings residual, seeds 0 and 1
+SCORING_SUFFIX = r'-(p\d+|ft\d+|ftlr[\d.e-]+|trainmode)'  # what a scoring label adds to the search's tag
 
 
 def search_option(args):
@@ -163,17 +164,25 @@ def main():
                         'eval mode (running statistics if it tracks them) or train mode (batch statistics)')
     args = parser.parse_args()
     search_dir = osp.join(OUT, args.tag)
+    if re.search(SCORING_SUFFIX + '$', args.tag):
+        parser.error(f'--tag {args.tag}: ends like a scoring label; choose another tag')
     scoring = ((f'-p{args.patches}' if args.patches != 256 else '') + (f'-ft{args.finetune}' if args.finetune else '')
+               + (f'-ftlr{args.finetune_lr:g}' if args.finetune and args.finetune_lr != 1e-3 else '')
                + ('-trainmode' if args.score_mode == 'train' else ''))
     label = args.tag + scoring  # the scoring variants of one search are reported under their own label
     out = osp.join(OUT, label)
     os.makedirs(osp.join(ROOT, out), exist_ok=True)
     opt = search_option(args)
     option_file = osp.join(search_dir, 'search.yml')
+    experiment = osp.join(ROOT, 'experiments', opt['name'])
+    if osp.isfile(osp.join(ROOT, option_file)) and osp.isdir(experiment):
+        with open(osp.join(ROOT, option_file)) as f:
+            if yaml.safe_load(f) != opt:
+                parser.error(f'--tag {args.tag}: its search ran with other options ({option_file}); pass the same '
+                             '--search-iter and --set, or choose another tag')
     os.makedirs(osp.join(ROOT, search_dir), exist_ok=True)
     with open(osp.join(ROOT, option_file), 'w') as f:
         yaml.safe_dump(opt, f, sort_keys=False)
-    experiment = osp.join(ROOT, 'experiments', opt['name'])
     seconds_file = osp.join(ROOT, search_dir, 'search_seconds.txt')
     if not osp.isfile(osp.join(experiment, 'models', 'net_g_latest.pth')):
         prepare_data(test_sets=False)
@@ -266,7 +275,7 @@ def main():
     if summary:
         summary_file = osp.join(ROOT, OUT, 'summary.md')
         old = open(summary_file).read().splitlines()[2:] if osp.isfile(summary_file) else []
-        kept = [line for line in old if not line.startswith(f'| {label} |')]
+        kept = [line for line in old if not line.startswith(f'| {label} |') and line.count('|') == summary.count('|')]
         with open(summary_file, 'w') as f:
             f.write('| label | changes; scoring | search iterations | search s | genotypes | stand-alone seeds | '
                     'tau (mean PSNR) | rho | supernet spread (dB) |\n|---|---|---|---|---|---|---|---|---|\n'
