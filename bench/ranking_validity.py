@@ -19,8 +19,8 @@ Usage (a search takes 2-7 min on 2 cores; the finished search is kept and only r
     python bench/ranking_validity.py --tag uniform --set search.strategy=random
     python bench/ranking_validity.py --tag uniform --set search.strategy=random --finetune 50   # label uniform-ft50
 
-Writes results/ranking_validity/<tag>/{search.yml,pick.yml} and, per scoring label (the tag, with -p<N>, -ft<N>
-and -trainmode for those scorings), results/ranking_validity/<label>/{table.md,table.csv,scatter.png} and a line in
+Writes results/ranking_validity/<tag>/{search.yml,pick.yml} and, per scoring label (the tag, with -p<N>, -ft<N>,
+-ftlr<lr> and -trainmode for those scorings), results/ranking_validity/<label>/{table.md,table.csv,scatter.png} and a line in
 results/ranking_validity/summary.md.
 """
 import argparse
@@ -195,8 +195,6 @@ def main():
     search = search_options(opt)
     net_g_path, net_c_path = latest_checkpoints(experiment)
     supernet = load_network(opt['network_g'], net_g_path, 'network_g')
-    if args.score_mode == 'train':
-        supernet.train()
     objective = SearchObjective(search, supernet.hparams)
     trained = stand_alone()
     named = genotypes(7)
