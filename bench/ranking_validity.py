@@ -20,8 +20,8 @@ Usage (a search takes 2-7 min on 2 cores; the finished search is kept and only r
     python bench/ranking_validity.py --tag uniform --set search.strategy=random --finetune 50   # label uniform-ft50
 
 Writes results/ranking_validity/<tag>/{search.yml,pick.yml} and, per scoring label (the tag, with -p<N>, -ft<N>,
--ftlr<lr> and -trainmode for those scorings), results/ranking_validity/<label>/{table.md,table.csv,scatter.png} and a line in
-results/ranking_validity/summary.md.
+-ftlr<lr> and -trainmode for those scorings), results/ranking_validity/<label>/{table.md,table.csv,scatter.png}
+and a line in results/ranking_validity/summary.md.
 """
 import argparse
 import copy
