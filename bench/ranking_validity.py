@@ -24,11 +24,9 @@ Writes results/ranking_validity/<tag>/{search.yml,pick.yml} and, per scoring lab
 and a line in results/ranking_validity/summary.md.
 """
 import argparse
-import copy
 import csv
 import json
 import os
-import random
 import re
 import sys
 import time
@@ -39,21 +37,18 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import matplotlib  # noqa: E402
 
 matplotlib.use('Agg')
-import torch  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
-from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402  (imports hnas_basicsr before basicsr)
+from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 from trainability import OUT as TRAINABILITY_OUT  # noqa: E402
 from trainability import benchmark_folder, genotypes, seeded_genotype  # noqa: E402
 
-from basicsr.data import build_dataset  # noqa: E402
-
-from hnas_basicsr.data.hnas_split_dataset import release_base_datasets  # noqa: E402
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.ranking import kendall_tau, spearman_rho  # noqa: E402
 from hnas_basicsr.objective import SearchObjective, search_options  # noqa: E402
 from hnas_basicsr.runtime import resolve_paths  # noqa: E402
-from hnas_basicsr.tools.derive import candidates, controller_patches, latest_checkpoints, load_network  # noqa: E402
+from hnas_basicsr.tools.derive import (candidates, controller_patches, finetuned, latest_checkpoints,  # noqa: E402
+                                       load_network, weight_batches)
 
 OUT = 'results/ranking_validity'
 SETTING = 'residual'  # the trainability setting that matches the search's network_g (bicubic skip, cell_residual)
@@ -104,35 +99,6 @@ def correlations(rows, key='supernet'):
     x = [r[key] for r in rows]
     return [(column, kendall_tau(x, [r[column] for r in rows]), spearman_rho(x, [r[column] for r in rows]))
             for column in (*SETS, 'mean')]
-
-
-def training_batches(opt, steps, seed=0):
-    """``steps`` (lq, gt) batches of the weight split (random crops and flips, the search's batch size), drawn
-    once with ``seed`` so that every genotype is fine-tuned on the same ones."""
-    dataset_opt = dict(opt['datasets']['train'], phase='train', scale=opt['scale'])
-    release_base_datasets()  # the controller split's reader holds the same LMDBs, which open once per process
-    dataset = build_dataset(dataset_opt)
-    batch = dataset_opt['batch_size_per_gpu']
-    rng = random.Random(seed)
-    random.seed(seed)  # basicsr's crops and flips draw from the global random module
-    items = [dataset[rng.randrange(len(dataset))] for _ in range(steps * batch)]
-    batches = [(torch.stack([it['lq'] for it in items[i:i + batch]]),
-                torch.stack([it['gt'] for it in items[i:i + batch]])) for i in range(0, len(items), batch)]
-    release_base_datasets()
-    return batches
-
-
-def finetuned(supernet, genotype, batches, lr):
-    """A copy of ``supernet`` whose path ``genotype`` took one Adam step (L1, cosine ``lr`` -> 0) per batch."""
-    net = copy.deepcopy(supernet).train()
-    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, len(batches))
-    for lq, gt in batches:
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.l1_loss(net(lq, genotype), gt).backward()
-        optimizer.step()
-        scheduler.step()
-    return net.eval()
 
 
 def scatter(rows, out, title):
@@ -207,7 +173,7 @@ def main():
         with open(osp.join(ROOT, search_dir, 'pick.yml'), 'w') as f:
             yaml.safe_dump(pick.to_dict(), f, sort_keys=False)
     lq, gt = controller_patches(opt, args.patches)
-    batches = training_batches(opt, args.finetune) if args.finetune else []
+    batches = weight_batches(opt, args.finetune, 0) if args.finetune else []
     scores_file = osp.join(ROOT, out, f'supernet_psnr_{len(lq)}.json')  # kept: a rerun only adds new genotypes
     scores = json.load(open(scores_file)) if osp.isfile(scores_file) else {}
     rows, untrained = [], []

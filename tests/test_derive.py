@@ -239,6 +239,41 @@ def test_a_run_builds_only_the_controller_split(experiment, tmp_path, monkeypatc
         (f"{experiment['data']}/GTmod12_sub.lmdb", f"{experiment['data']}/LRbicx2_sub.lmdb")}
 
 
+def test_finetune_scores_each_path_after_its_own_fine_tuning_and_leaves_the_supernet(experiment, tmp_path):
+    """--finetune N: each row's PSNR is that of a copy of the supernet whose path took N Adam steps on the same
+    batches of the weight split; the supernet and the paths' starting weights are those of the checkpoint."""
+    out = str(tmp_path / 'finetuned')
+    args = ['-opt', experiment['opt_path'], '--experiment', experiment['dir'], '--samples', '2', '--top-k', '1',
+            '--num-feat', '4', '--batch', '8']
+    assert derive_tool.main(args + ['--out', out, '--finetune', '3']) == 0
+    assert derive_tool.main(args + ['--out', str(tmp_path / 'plain')]) == 0
+    rows = read_csv(os.path.join(out, 'ranking.csv'))
+    plain = {row['genotype']: float(row['psnr_db']) for row in read_csv(os.path.join(tmp_path, 'plain', 'ranking.csv'))}
+    assert 'fine-tuned alone for 3 steps' in open(os.path.join(out, 'ranking.md')).read()
+    opt = derive_tool.load_yaml(experiment['opt_path'])
+    batches = derive_tool.weight_batches(opt, 3, 0)
+    assert len(batches) == 3 and all(len(lq) == opt['datasets']['train']['batch_size_per_gpu'] for lq, _ in batches)
+    lq, gt = derive_tool.controller_patches(opt, 64)
+    supernet = load_checkpoint(experiment, 'net_g')
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
+    for row in rows:
+        genotype = parse_describe(row['genotype'])
+        net = derive_tool.finetuned(supernet, genotype, batches, 1e-3)
+        with torch.no_grad():
+            sr = torch.cat([net(lq[i:i + 8], genotype) for i in range(0, len(lq), 8)]).clamp(0, 1)
+        expected = calculate_psnr_pt(sr, gt, crop_border=2, test_y_channel=True).mean().item()
+        assert float(row['psnr_db']) == pytest.approx(expected, abs=1e-4)
+        assert abs(expected - plain[row['genotype']]) > 1e-3  # fine-tuning changed the score
+        changed = [k for k, v in net.state_dict().items() if not torch.equal(v, before[k])]
+        assert changed and all(k.startswith(('conv_first', 'conv_last', 'head_norm', 'normal_cells',
+                                             'upsampling_cells')) for k in changed)
+        assert any(k.startswith(('normal_cells', 'upsampling_cells')) and not torch.equal(v, before[k])
+                   for k, v in net.state_dict().items())
+        off_path = [k for k in before if '.edges.' in k and k not in changed]
+        assert off_path  # the ops of other architectures kept their weights
+    assert all(torch.equal(v, before[k]) for k, v in supernet.state_dict().items())
+
+
 # ---- the exported architectures ------------------------------------------------------------------------------------
 def exported(derived, rank):
     folder = os.path.join(derived['out'], f'rank{rank}')

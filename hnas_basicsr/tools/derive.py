@@ -7,7 +7,8 @@ Usage (``hnas-derive`` is the same command)::
 From the experiment's latest checkpoint (supernet ``net_g`` and controller ``net_c``) it samples
 ``--samples`` architectures plus the controller's most likely one (with ``search.strategy: random``:
 uniform samples; a search over several lambdas: from each lambda's controller), scores each on the held-out
-controller split of the training images with the supernet's weights (PSNR on Y, crop = scale), counts the
+controller split of the training images with the supernet's weights (PSNR on Y, crop = scale; ``--finetune N``:
+after fine-tuning a copy of them on each architecture's path alone for N steps of the weight split), counts the
 derived network's cost (multiply-adds at ``search.cost_lr_size``, ``--num-feat`` channels, default
 ``search.cost_num_feat``), ranks them by the search's reward (``--lambda``: at another trade-off), and writes:
 
@@ -37,7 +38,7 @@ from basicsr.data import build_dataset
 from tqdm import tqdm
 
 from hnas_basicsr.cli import ToolError, load_yaml, one_line, run_tool
-from hnas_basicsr.data.hnas_split_dataset import base_options, controller_split
+from hnas_basicsr.data.hnas_split_dataset import base_options, controller_split, release_base_datasets
 from hnas_basicsr.nas.cost import protocol
 from hnas_basicsr.nas.pareto import non_dominated
 from hnas_basicsr.nas.plot import draw_genotype
@@ -90,6 +91,40 @@ def controller_patches(opt, max_patches):
         return torch.stack([it['lq'] for it in items]), torch.stack([it['gt'] for it in items])
     except Exception as exc:  # missing or unreadable data, sub-images of different sizes
         raise ToolError(f'datasets.train (controller split): {one_line(exc)}') from None
+
+
+def weight_batches(opt, steps, seed):
+    """``steps`` (lq, gt) batches of the weight split as the search draws them (random crops and flips, its batch
+    size), drawn once with ``seed``, so that every candidate is fine-tuned on the same ones."""
+    dataset_opt = copy.deepcopy((opt.get('datasets') or {}).get('train') or {})
+    dataset_opt.update(phase='train', scale=opt.get('scale') or opt['network_g'].get('upscale', 2))
+    release_base_datasets()  # the controller split's reader holds the same LMDBs, which open once per process
+    try:
+        dataset = build_dataset(dataset_opt)
+        batch = dataset_opt.get('batch_size_per_gpu', 16)
+        rng = random.Random(seed)
+        random.seed(seed)  # basicsr's crops and flips draw from the global random module
+        items = [dataset[rng.randrange(len(dataset))] for _ in range(steps * batch)]
+    except Exception as exc:  # missing or unreadable data
+        raise ToolError(f'datasets.train (weight split): {one_line(exc)}') from None
+    finally:
+        release_base_datasets()
+    return [(torch.stack([it['lq'] for it in items[i:i + batch]]), torch.stack([it['gt'] for it in items[i:i + batch]]))
+            for i in range(0, len(items), batch)]
+
+
+def finetuned(supernet, genotype, batches, lr):
+    """A copy of ``supernet`` whose path ``genotype`` took one Adam step per batch (L1 loss, learning rate ``lr``
+    cosine-annealed to 0), in eval mode; ``supernet`` itself is unchanged."""
+    net = copy.deepcopy(supernet).train()
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, len(batches))
+    for lq, gt in batches:
+        optimizer.zero_grad(set_to_none=True)  # off-path weights get no gradient, so Adam leaves them alone
+        torch.nn.functional.l1_loss(net(lq, genotype), gt).backward()
+        optimizer.step()
+        scheduler.step()
+    return net.eval()
 
 
 def candidates(objective, controllers, samples, seed):
@@ -252,11 +287,16 @@ def derive(args):
     print(f'derive: checkpoints {net_g_path}, {net_c_path}', flush=True)
     lq, gt = controller_patches(opt, args.max_patches)
     print(f'derive: scoring on {len(lq)} held-out patches of the controller split (never a test set)', flush=True)
+    batches = weight_batches(opt, args.finetune, args.seed) if args.finetune else []
+    if batches:
+        print(f"derive: fine-tuning each architecture's path alone for {args.finetune} steps of the weight split "
+              'before scoring it', flush=True)
     rows = []
     lam = objective.lambdas[0] if args.lambda_ is None else args.lambda_
     for genotype, origin in tqdm(candidates(objective, controllers, args.samples, args.seed),
                                  desc='scoring architectures', unit='arch'):
-        psnr = objective.psnr(supernet, genotype, lq, gt, args.batch)
+        net = finetuned(supernet, genotype, batches, args.finetune_lr) if batches else supernet
+        psnr = objective.psnr(net, genotype, lq, gt, args.batch)
         cost = objective.cost_table.cost(genotype)
         value = objective.reward(psnr, objective.cost(genotype), lam)
         rows.append(dict(origin=origin, genotype=genotype.describe(), position=genotype.position, psnr_db=psnr,
@@ -271,10 +311,12 @@ def derive(args):
     os.makedirs(args.out, exist_ok=True)
     rewarded = (f"latency predicted for {objective.latency_table.device} (rewarded) and " if
                 objective.latency_table is not None else '')
+    finetuning = (f' (each path fine-tuned alone for {args.finetune} steps, Adam {args.finetune_lr:g})'
+                  if args.finetune else '')
     header = (f"Architectures of {args.experiment} (searched at lambda {search['lambda']}, strategy "
               f"{search['strategy']}; ranked at lambda {lam}); "
-              f"PSNR with the supernet weights on the controller split; {rewarded}cost{'' if rewarded else ' (as rewarded)'}"
-              f" of HNASNet at {search['cost_num_feat']} channels: "
+              f"PSNR with the supernet weights{finetuning} on the controller split; "
+              f"{rewarded}cost{'' if rewarded else ' (as rewarded)'} of HNASNet at {search['cost_num_feat']} channels: "
               f"{protocol(tuple(search['cost_lr_size']), hp['num_in_ch'])}")
     print(write_ranking(rows, args.out, header))
     prefix = args.name or f"HNAS_{osp.basename(osp.normpath(args.experiment))}"
@@ -309,10 +351,17 @@ def parse_args(argv):
     parser.add_argument('--max-patches', type=int, default=64, help='controller-split patches to score on')
     parser.add_argument('--batch', type=int, default=32, help='patches per forward pass')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--finetune', type=int, default=0, metavar='STEPS', help='fine-tune each architecture\'s '
+                        'path alone for this many weight steps (the same batches of the weight split for all) before '
+                        'scoring it: ranks closer to stand-alone training, at a cost (default 0: none)')
+    parser.add_argument('--finetune-lr', type=float, default=1e-3, help='Adam learning rate of --finetune, '
+                        'cosine-annealed to 0 (default %(default)s)')
     parser.add_argument('--lambda', dest='lambda_', type=float, help="rank by the reward at this lambda (default: the "
                         "search's, the first of several)")
     parser.add_argument('--name', help='name prefix of the exported options (default HNAS_<experiment>)')
     args = parser.parse_args(argv)
+    if args.finetune < 0 or not args.finetune_lr > 0:
+        parser.error('--finetune must be 0 or more and --finetune-lr positive')
     if args.lambda_ is not None and not 0 <= args.lambda_ <= 1:
         parser.error(f'--lambda: expected a number in [0, 1], got {args.lambda_}')
     for key in ('samples', 'top_k', 'num_feat', 'total_iter', 'max_patches', 'batch'):
