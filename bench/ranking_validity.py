@@ -65,13 +65,17 @@ def search_option(args):
     opt['train']['total_iter'] = args.search_iter
     for key in ('scheduler', 'scheduler_c'):
         opt['train'][key]['periods'] = [args.search_iter]
-    for item in args.set:
-        key, _, value = item.partition('=')
+    return override(opt, {key: yaml.safe_load(value) for key, _, value in (item.partition('=') for item in args.set)})
+
+
+def override(opt, values):
+    """Set dotted option keys (``network_g.num_feat``) of ``opt`` to the given values; returns ``opt``."""
+    for key, value in values.items():
         *parents, last = key.split('.')
         node = opt
         for parent in parents:
             node = node.setdefault(parent, {})
-        node[last] = yaml.safe_load(value)
+        node[last] = value
     return opt
 
 

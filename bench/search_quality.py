@@ -18,7 +18,8 @@ Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at 
 (the budget of the three single searches), derived with ``--samples`` per controller, its pick at each lambda the
 front member of best reward there; and with ``search.max_identity: 2`` the controller at lambda 0.9 and 0.2
 (ctrl09s0cap2, ctrl02s0cap2), and the controller and random search at 0.6 with seeds 0 to 4 (ctrl06s0cap2,
-rand06s0cap2, ...).
+rand06s0cap2, ...); and the same with a 16-feature supernet (``network_g.num_feat: 16``, which ranks better;
+ctrl06s0c16, rand06s0c16, ... with seeds 0 to 2).
 
 Besides each pick's reward on the supernet, the table gives its reward with the retrained PSNR on Set5 in place of
 the supernet's (lambda * PSNR - (1 - lambda) * Cost): the search's own trade-off between PSNR and cost, judged on
@@ -44,7 +45,7 @@ import matplotlib  # noqa: E402
 matplotlib.use('Agg')
 import yaml  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
-from ranking_validity import stand_alone  # noqa: E402
+from ranking_validity import override, stand_alone  # noqa: E402
 from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 
 from hnas_basicsr.nas import space  # noqa: E402
@@ -53,12 +54,14 @@ from hnas_basicsr.nas.reward import reward  # noqa: E402
 
 OUT = 'results/search_quality'
 FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
-CAP = {'max_identity': 2}
+CAP = {'search.max_identity': 2}
+C16 = {**CAP, 'network_g.num_feat': 16}  # a wider supernet ranks better (bench/ranking_validity.py)
 RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
     ('ctrl02s0', 'ctrl', 0.2, 0, {}), ('ctrl09s0', 'ctrl', 0.9, 0, {}), ('front', 'ctrl', FRONT, 0, {}),
     ('ctrl09s0cap2', 'ctrl', 0.9, 0, CAP), ('ctrl02s0cap2', 'ctrl', 0.2, 0, CAP)] + [
-    # (tag, strategy, lambda(s), seed, other search options)
-    (f'{s}06s{seed}cap2', s, 0.6, seed, CAP) for seed in (0, 1, 2, 3, 4) for s in ('ctrl', 'rand')]
+    # (tag, strategy, lambda(s), seed, other options (dotted keys))
+    (f'{s}06s{seed}cap2', s, 0.6, seed, CAP) for seed in (0, 1, 2, 3, 4) for s in ('ctrl', 'rand')] + [
+    (f'{s}06s{seed}c16', s, 0.6, seed, C16) for seed in (0, 1, 2) for s in ('ctrl', 'rand')]
 RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
 
 
@@ -71,7 +74,8 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
         opt = yaml.safe_load(f)
     opt['name'] = f'search_quality_{tag}'
     opt['manual_seed'] = seed
-    opt['search'].update({'strategy': strategy, 'lambda': lam, 'weight_sampling': 'uniform', **extra})
+    opt['search'].update({'strategy': strategy, 'lambda': lam, 'weight_sampling': 'uniform'})
+    override(opt, extra)
     opt['train']['total_iter'] = iters
     for key in ('scheduler', 'scheduler_c'):
         opt['train'][key]['periods'] = [iters]
