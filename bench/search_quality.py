@@ -19,7 +19,9 @@ Runs: controller and random at lambda 0.6 with seeds 0, 1, 2; the controller at 
 front member of best reward there; and with ``search.max_identity: 2`` the controller at lambda 0.9 and 0.2
 (ctrl09s0cap2, ctrl02s0cap2), and the controller and random search at 0.6 with seeds 0 to 4 (ctrl06s0cap2,
 rand06s0cap2, ...); and the same with a 16-feature supernet (``network_g.num_feat: 16``, which ranks better;
-ctrl06s0c16, rand06s0c16, ... with seeds 0 to 2).
+ctrl06s0c16, rand06s0c16, ... with seeds 0 to 2); and the controller under the cap with ``search.reward_psnr:
+relative`` (its reward's PSNR relative to a fixed reference architecture's on the same batch; ctrl06s0rel, ... with
+seeds 0 to 4, against random search's rand06s0cap2, ...: random search rewards nothing).
 
 Besides each pick's reward on the supernet, the table gives its reward with the retrained PSNR on Set5 in place of
 the supernet's (lambda * PSNR - (1 - lambda) * Cost): the search's own trade-off between PSNR and cost, judged on
@@ -56,12 +58,14 @@ OUT = 'results/search_quality'
 FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
 CAP = {'search.max_identity': 2}
 C16 = {**CAP, 'network_g.num_feat': 16}  # a wider supernet ranks better (bench/ranking_validity.py)
+REL = {**CAP, 'search.reward_psnr': 'relative'}  # the controller's reward without the batch's difficulty
 RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
     ('ctrl02s0', 'ctrl', 0.2, 0, {}), ('ctrl09s0', 'ctrl', 0.9, 0, {}), ('front', 'ctrl', FRONT, 0, {}),
     ('ctrl09s0cap2', 'ctrl', 0.9, 0, CAP), ('ctrl02s0cap2', 'ctrl', 0.2, 0, CAP)] + [
     # (tag, strategy, lambda(s), seed, other options (dotted keys))
     (f'{s}06s{seed}cap2', s, 0.6, seed, CAP) for seed in (0, 1, 2, 3, 4) for s in ('ctrl', 'rand')] + [
-    (f'{s}06s{seed}c16', s, 0.6, seed, C16) for seed in (0, 1, 2) for s in ('ctrl', 'rand')]
+    (f'{s}06s{seed}c16', s, 0.6, seed, C16) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
+    (f'ctrl06s{seed}rel', 'ctrl', 0.6, seed, REL) for seed in (0, 1, 2, 3, 4)]  # against rand06s<seed>cap2
 RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
 
 

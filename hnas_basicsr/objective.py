@@ -5,10 +5,13 @@ PSNR on Y (crop = scale; a gray patch on its own channel, :func:`hnas_basicsr.me
 path, and Cost the multiply-adds of the derived HNASNet (``cost_num_feat`` channels, a ``cost_lr_size`` LR input,
 :class:`~hnas_basicsr.nas.cost.PathCostTable`) in units of ``cost_unit`` G, or with ``cost: latency`` its latency
 on a device predicted by a measured table (:class:`~hnas_basicsr.nas.latency.LatencyTable`) in units of
-``cost_unit`` ms. The search adds an entropy bonus.
+``cost_unit`` ms. The search adds an entropy bonus; with ``reward_psnr: relative`` the controller's reward takes
+the PSNR relative to a fixed reference architecture's on the same batch (:meth:`SearchObjective.reference`).
 Architectures come from the controller (``strategy: controller``) or uniformly from the space (``random``); the
 weight steps can sample uniformly under either strategy (``weight_sampling: uniform``, or the first ``uniform_iter``).
 """
+import random
+
 import torch
 from torch import nn
 
@@ -33,6 +36,8 @@ SEARCH_DEFAULTS = {
     'weight_sampling': 'strategy',  # architectures of the weight steps: the strategy's, or 'uniform' (any strategy)
     'uniform_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
     'max_identity': None,  # at most this many identity edges in the normal cell (every sampler); null: no cap
+    'reward_psnr': 'absolute',  # or 'relative': the controller's reward takes the PSNR minus that of a fixed
+    # reference architecture on the same batch (the batch's difficulty, which varies by dBs, leaves the reward)
 }
 
 
@@ -82,6 +87,8 @@ def search_options(opt):
     if isinstance(search['uniform_iter'], bool) or not isinstance(search['uniform_iter'], int) or \
             search['uniform_iter'] < 0:
         raise ValueError(f"search.uniform_iter: expected an integer >= 0, got {search['uniform_iter']!r}")
+    if search['reward_psnr'] not in ('absolute', 'relative'):
+        raise ValueError(f"search.reward_psnr: expected 'absolute' or 'relative', got {search['reward_psnr']!r}")
     if search['cost'] not in ('macs', 'latency'):
         raise ValueError(f"search.cost: expected 'macs' or 'latency', got {search['cost']!r}")
     if (search['cost'] == 'latency') != isinstance(search['latency_table'], str):
@@ -153,6 +160,14 @@ class SearchObjective:
             return space.random_genotype(self.num_layers, rng, self.options['max_identity']), None, None
         result = controller.sample(greedy=greedy, generator=generator)
         return result.genotype, result.log_prob, result.entropy
+
+    def reference(self, seed):
+        """With ``reward_psnr: relative``, the architecture whose PSNR on the same batch is subtracted from each
+        sample's in the controller's reward: drawn uniformly from the space with ``seed``, fixed for the search (a
+        control variate: it does not depend on the sample, so the policy gradient stays unbiased); otherwise None."""
+        if self.options['reward_psnr'] == 'absolute':
+            return None
+        return space.random_genotype(self.num_layers, random.Random(f'reference-{seed}'), self.options['max_identity'])
 
     def psnr(self, supernet, genotype, lq, gt, batch=None):
         """Mean PSNR (dB) of the supernet's path ``genotype`` over the (lq, gt) patches, ``batch`` at a time (default:

@@ -35,6 +35,7 @@ def test_search_file_is_valid(path):
     ({'weight_steps': 0}, 'search.weight_steps'),
     ({'lamda': 0.5}, 'unknown key'),
     ({'max_identity': 9}, 'search.max_identity: expected null or an integer from 0 to 8, got 9'),
+    ({'reward_psnr': 'paired'}, "search.reward_psnr: expected 'absolute' or 'relative', got 'paired'"),
 ])
 def test_bad_search_settings_are_named(search, message):
     with pytest.raises(ValueError, match=message):

@@ -108,3 +108,40 @@ def test_bad_sampling_settings_are_named(tmp_path, search, message):
     opt['search'].update(search)
     with pytest.raises(ValueError, match=message):
         build_model(parsed(opt, tmp_path))
+
+
+def test_a_relative_reward_takes_out_the_batch_difficulty_against_one_fixed_reference(tmp_path):
+    """``reward_psnr: relative``: each controller step rewards the sample's PSNR minus the reference architecture's
+    on the same batch; the reference is drawn once from the search's seed and stays; absolute leaves PSNR as is."""
+    difficulty = [10.0, 30.0, 20.0, 40.0, 25.0, 35.0]  # the batches' PSNR levels, dBs apart
+
+    def run(reward_psnr):
+        opt = search_options(f'search_{reward_psnr}', 6)
+        opt['search'].update(reward_psnr=reward_psnr, controller_steps=3)
+        model = build_model(parsed(opt, tmp_path))
+        model._controller_loader = lambda: ({'lq': torch.full((1, 3, 12, 12), level), 'gt': torch.rand(1, 3, 24, 24)}
+                                            for level in difficulty)
+
+        def evaluate(genotype, lq, gt):  # the batch's level plus 0.1 dB per conv edge of the normal cell
+            seen.append(genotype)
+            return float(lq[0, 0, 0, 0]) + 0.1 * sum('conv' in op for op, _ in genotype.normal), 0.0
+        seen, rewarded = [], []
+        model.evaluate = evaluate
+        model.joint_reward = lambda psnr, cost, entropy, lam: rewarded.append(psnr) or psnr
+        model.train_controller()
+        model.train_controller()
+        return model, seen, rewarded
+
+    model, seen, rewarded = run('relative')
+    assert model.reference == space.random_genotype(3, random.Random('reference-0'))
+    samples, references = seen[0::2], seen[1::2]
+    assert references == [model.reference] * 6 and samples != references
+    convs = [sum('conv' in op for op, _ in g.normal) for g in samples]
+    ref_convs = sum('conv' in op for op, _ in model.reference.normal)
+    assert rewarded == pytest.approx([0.1 * (c - ref_convs) for c in convs])  # no trace of the 10-40 dB levels
+    assert 'psnr_ref' in model.search_log
+
+    model, seen, rewarded = run('absolute')
+    assert model.reference is None and len(seen) == 6  # one evaluation per step, as before
+    assert rewarded == pytest.approx([level + 0.1 * sum('conv' in op for op, _ in g.normal)
+                                      for level, g in zip(difficulty, seen)])

@@ -4,7 +4,8 @@ Each BasicSR iteration is one weight step of the supernet (``network_g``, an HNA
 weight split, with an architecture freshly sampled from the controller (``network_c``, an
 HNASController). Every ``search.weight_steps`` iterations follow ``search.controller_steps``
 REINFORCE steps of the controller on the controller split, rewarded with
-lambda * PSNR - (1 - lambda) * Cost (+ entropy bonus) against a moving-average baseline.
+lambda * PSNR - (1 - lambda) * Cost (+ entropy bonus) against a moving-average baseline (``search.reward_psnr:
+relative``: the PSNR minus a fixed reference architecture's on the same batch).
 With ``search.strategy: random`` the architectures are sampled uniformly and the controller is
 never trained: the random-search baseline with the same supernet, data and budget. ``search.weight_sampling:
 uniform`` trains the weights on uniform samples under the controller too (the controller only reads the supernet),
@@ -62,6 +63,7 @@ class HNASSearchModel(HNASSRModel):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(opt.get('manual_seed') or 0)
         self.rng = random.Random(opt.get('manual_seed') or 0)  # the random strategy's sampler
+        self.reference = self.objective.reference(opt.get('manual_seed') or 0)  # reward_psnr: relative
         self.baselines = [MovingAverageBaseline(self.search['baseline_decay']) for _ in self.objective.lambdas]
         self.search_log = {}
         self.skipped_rewards = 0
@@ -184,8 +186,10 @@ class HNASSearchModel(HNASSRModel):
             shared = self._from_rank0(genotype)
             if shared != genotype:  # (ranks sample alike; this only guards against drift)
                 genotype, (log_prob, entropy) = shared, controller.log_prob(shared)
-            psnr, cost = self.evaluate(genotype, batch['lq'].to(self.device), batch['gt'].to(self.device))
-            value = self.joint_reward(psnr, cost, entropy, lam)
+            lq, gt = batch['lq'].to(self.device), batch['gt'].to(self.device)
+            psnr, cost = self.evaluate(genotype, lq, gt)
+            psnr_ref = self.evaluate(self.reference, lq, gt)[0] if self.reference is not None else 0.0
+            value = self.joint_reward(psnr - psnr_ref, cost, entropy, lam)
             if not math.isfinite(value):
                 self.skipped_rewards += 1
                 get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): controller step '
@@ -196,7 +200,7 @@ class HNASSearchModel(HNASSRModel):
             self.optimizer_c.zero_grad()
             loss.backward()
             self.optimizer_c.step()
-            stats.append((value, psnr, cost, float(entropy.detach()), loss.item()))
+            stats.append((value, psnr, cost, float(entropy.detach()), loss.item(), psnr_ref))
         self.net_g.train()
         broadcast_module(self.net_c)  # identical controllers and baselines on every rank
         baseline.load_state_dict(broadcast_object(baseline.state_dict()))
@@ -205,6 +209,8 @@ class HNASSearchModel(HNASSRModel):
             suffix = '' if len(self.controllers) == 1 else f'_l{lam}'  # (one set of figures per lambda)
             log = dict(reward=mean[0], psnr_c=mean[1], cost=mean[2], entropy=mean[3], l_policy=mean[4],
                        baseline=baseline.value, greedy_position=self.greedy_genotype(k).position)
+            if self.reference is not None:
+                log['psnr_ref'] = mean[5]
             log['gmacs' if self.search['cost'] == 'macs' else 'latency_ms'] = mean[2] * self.search['cost_unit']
             probs = controller.probabilities()
             log.update({f'p_position_{i + 1}': p for i, p in enumerate(probs['position'])})
