@@ -1,0 +1,70 @@
+"""How much of the controller's reward is the batch and how much the architecture: absolute against relative PSNR.
+
+Each controller step rewards one sampled architecture with its supernet PSNR on one batch of the controller split.
+This script takes a finished search's supernet and scores ``--archs`` architectures (uniform over the search's
+space, seeded) and the reference architecture of ``search.reward_psnr: relative`` on the same ``--batches`` batches,
+drawn as the search draws them (its batch size, random crops and flips). Printed, in dB:
+
+- across batches: the standard deviation of one architecture's PSNR over the batches (absolute), and of its PSNR
+  minus the reference's on the same batch (relative), averaged over the architectures;
+- across architectures: the standard deviation of the architectures' mean PSNR over all batches (the signal the
+  controller should follow);
+- the signal-to-noise ratio of one controller step, signal / noise, for both rewards.
+
+Usage: python bench/reward_noise.py [--experiment experiments/search_quality_rand06s1cap2]
+       [-opt results/search_quality/rand06s1cap2/search.yml] [--batches 50] [--archs 8] [--seed 0]
+"""
+import argparse
+import random
+import statistics
+import sys
+from os import path as osp
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from same_budget import ROOT  # noqa: E402
+
+from hnas_basicsr.cli import load_yaml  # noqa: E402
+from hnas_basicsr.data.hnas_split_dataset import controller_split  # noqa: E402
+from hnas_basicsr.nas import space  # noqa: E402
+from hnas_basicsr.objective import SearchObjective, search_options  # noqa: E402
+from hnas_basicsr.runtime import resolve_paths  # noqa: E402
+from hnas_basicsr.tools.derive import latest_checkpoints, load_network, weight_batches  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--experiment', default='experiments/search_quality_rand06s1cap2')
+    parser.add_argument('-opt', default='results/search_quality/rand06s1cap2/search.yml')
+    parser.add_argument('--batches', type=int, default=50)
+    parser.add_argument('--archs', type=int, default=8)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+    opt = load_yaml(osp.join(ROOT, args.opt))
+    resolve_paths(opt, ROOT)
+    search = dict(search_options(opt), reward_psnr='relative')
+    supernet = load_network(opt['network_g'], latest_checkpoints(osp.join(ROOT, args.experiment))[0], 'network_g')
+    objective = SearchObjective(search, supernet.hparams)
+    reference = objective.reference(opt.get('manual_seed') or 0)
+    rng = random.Random(args.seed)
+    archs = [space.random_genotype(objective.num_layers, rng, search['max_identity']) for _ in range(args.archs)]
+    batches = weight_batches(dict(opt, datasets={'train': controller_split(opt['datasets']['train'])}),
+                             args.batches, args.seed)
+    ref = [objective.psnr(supernet, reference, lq, gt) for lq, gt in batches]
+    absolute = [[objective.psnr(supernet, g, lq, gt) for lq, gt in batches] for g in archs]
+    relative = [[p - r for p, r in zip(row, ref)] for row in absolute]
+    signal = statistics.stdev(statistics.mean(row) for row in absolute)
+    print(f'{args.experiment}: {args.archs} uniform architectures and the reference, {args.batches} controller-split '
+          f"batches of {opt['datasets']['train']['batch_size_per_gpu']} ({opt['datasets']['train']['gt_size']}x"
+          f"{opt['datasets']['train']['gt_size']} GT crops), supernet PSNR on Y (dB)")
+    print(f'reference PSNR over the batches: mean {statistics.mean(ref):.3f}, sd {statistics.stdev(ref):.3f}')
+    print('| reward PSNR | sd over batches (noise of one step) | sd of the architectures\' means (signal) | '
+          'signal / noise |')
+    print('|---|---|---|---|')
+    for name, rows in (('absolute', absolute), ('relative', relative)):
+        noise = statistics.mean(statistics.stdev(row) for row in rows)
+        print(f'| {name} | {noise:.3f} | {signal:.3f} | {signal / noise:.3f} |')
+
+
+if __name__ == '__main__':
+    main()
