@@ -22,7 +22,7 @@ rand06s0cap2, ...); and the same with a 16-feature supernet (``network_g.num_fea
 ctrl06s0c16, rand06s0c16, ... with seeds 0 to 2); and the controller under the cap with ``search.reward_psnr:
 relative`` (its reward's PSNR relative to a fixed reference architecture's on the same batch; ctrl06s0rel, ... with
 seeds 0 to 4, against random search's rand06s0cap2, ...: random search rewards nothing; and at lambda 0.2 and 0.9,
-ctrl02s0rel and ctrl09s0rel).
+ctrl02s0rel and ctrl09s0rel; and both with the 16-feature supernet, ctrl06s0c16rel, ... against rand06s0c16, ...).
 
 Besides each pick's reward on the supernet, the table gives its reward with the retrained PSNR on Set5 in place of
 the supernet's (lambda * PSNR - (1 - lambda) * Cost): the search's own trade-off between PSNR and cost, judged on
@@ -67,7 +67,8 @@ RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in (
     (f'{s}06s{seed}cap2', s, 0.6, seed, CAP) for seed in (0, 1, 2, 3, 4) for s in ('ctrl', 'rand')] + [
     (f'{s}06s{seed}c16', s, 0.6, seed, C16) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
     (f'ctrl06s{seed}rel', 'ctrl', 0.6, seed, REL) for seed in (0, 1, 2, 3, 4)] + [  # against rand06s<seed>cap2
-    ('ctrl02s0rel', 'ctrl', 0.2, 0, REL), ('ctrl09s0rel', 'ctrl', 0.9, 0, REL)]
+    ('ctrl02s0rel', 'ctrl', 0.2, 0, REL), ('ctrl09s0rel', 'ctrl', 0.9, 0, REL)] + [
+    (f'ctrl06s{seed}c16rel', 'ctrl', 0.6, seed, {**C16, **REL}) for seed in (0, 1, 2)]  # against rand06s<seed>c16
 RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
 
 
