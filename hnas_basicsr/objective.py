@@ -36,8 +36,7 @@ SEARCH_DEFAULTS = {
     'weight_sampling': 'strategy',  # architectures of the weight steps: the strategy's, or 'uniform' (any strategy)
     'uniform_iter': 0,  # the first weight steps sample uniformly and the controller waits for them
     'max_identity': None,  # at most this many identity edges in the normal cell (every sampler); null: no cap
-    'reward_psnr': 'absolute',  # or 'relative': the controller's reward takes the PSNR minus that of a fixed
-    # reference architecture on the same batch (the batch's difficulty, which varies by dBs, leaves the reward)
+    'reward_psnr': 'absolute',  # or 'relative': minus a fixed reference architecture's PSNR on the same batch
 }
 
 
@@ -164,8 +163,9 @@ class SearchObjective:
     def reference(self, seed):
         """With ``reward_psnr: relative``, the architecture whose PSNR on the same batch is subtracted from each
         sample's in the controller's reward: drawn uniformly from the space with ``seed``, fixed for the search (a
-        control variate: it does not depend on the sample, so the policy gradient stays unbiased); otherwise None."""
-        if self.options['reward_psnr'] == 'absolute':
+        control variate: it does not depend on the sample, so the policy gradient stays unbiased); otherwise, and under
+        random search (which rewards nothing), None."""
+        if self.options['reward_psnr'] == 'absolute' or self.options['strategy'] == 'random':
             return None
         return space.random_genotype(self.num_layers, random.Random(f'reference-{seed}'), self.options['max_identity'])
 

@@ -118,6 +118,7 @@ def test_a_relative_reward_takes_out_the_batch_difficulty_against_one_fixed_refe
     def run(reward_psnr):
         opt = search_options(f'search_{reward_psnr}', 6)
         opt['search'].update(reward_psnr=reward_psnr, controller_steps=3)
+        opt['manual_seed'] = 3
         model = build_model(parsed(opt, tmp_path))
         model._controller_loader = lambda: ({'lq': torch.full((1, 3, 12, 12), level), 'gt': torch.rand(1, 3, 24, 24)}
                                             for level in difficulty)
@@ -133,15 +134,40 @@ def test_a_relative_reward_takes_out_the_batch_difficulty_against_one_fixed_refe
         return model, seen, rewarded
 
     model, seen, rewarded = run('relative')
-    assert model.reference == space.random_genotype(3, random.Random('reference-0'))
+    assert model.reference == space.random_genotype(3, random.Random('reference-3'))
     samples, references = seen[0::2], seen[1::2]
     assert references == [model.reference] * 6 and samples != references
     convs = [sum('conv' in op for op, _ in g.normal) for g in samples]
     ref_convs = sum('conv' in op for op, _ in model.reference.normal)
     assert rewarded == pytest.approx([0.1 * (c - ref_convs) for c in convs])  # no trace of the 10-40 dB levels
-    assert 'psnr_ref' in model.search_log
+    assert model.search_log['psnr_ref'] == pytest.approx((40 + 25 + 35) / 3 + 0.1 * ref_convs)  # the last round's
+    assert model.search_log['psnr_c'] == pytest.approx((40 + 25 + 35) / 3 + 0.1 * sum(convs[3:]) / 3)  # as before
 
     model, seen, rewarded = run('absolute')
     assert model.reference is None and len(seen) == 6  # one evaluation per step, as before
     assert rewarded == pytest.approx([level + 0.1 * sum('conv' in op for op, _ in g.normal)
                                       for level, g in zip(difficulty, seen)])
+
+
+def test_a_resume_keeps_the_runs_reference_and_refuses_another_reward(tmp_path):
+    """The reference is the run's own after a resume, even when manual_seed is drawn anew; a resume with the other
+    reward_psnr is refused (its baseline averages rewards of the other kind)."""
+    from hnas_basicsr.cli import ToolError
+    opt = search_options('search_relative_resume', 6)
+    opt['search']['reward_psnr'] = 'relative'
+    model = build_model(parsed(opt, tmp_path))
+    model.save_training_state(epoch=0, current_iter=3)
+    state = torch.load(tmp_path / '3.state', weights_only=False)
+
+    reseeded = search_options('search_relative_resume', 6)
+    reseeded['search']['reward_psnr'] = 'relative'
+    reseeded['manual_seed'] = 7
+    resumed = build_model(parsed(reseeded, tmp_path))
+    assert resumed.reference != model.reference  # another seed, another reference ...
+    resumed.resume_training(state)
+    assert resumed.reference == model.reference  # ... until the run's own is restored
+
+    absolute = build_model(parsed(search_options('search_relative_resume', 6), tmp_path))
+    with pytest.raises(ToolError, match='search.reward_psnr: the run to resume rewarded relative PSNR, these options '
+                                        'absolute'):
+        absolute.resume_training(state)

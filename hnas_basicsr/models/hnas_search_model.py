@@ -63,7 +63,8 @@ class HNASSearchModel(HNASSRModel):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(opt.get('manual_seed') or 0)
         self.rng = random.Random(opt.get('manual_seed') or 0)  # the random strategy's sampler
-        self.reference = self.objective.reference(opt.get('manual_seed') or 0)  # reward_psnr: relative
+        reference = self.objective.reference(opt.get('manual_seed') or 0)  # reward_psnr: relative
+        self.reference = None if reference is None else self._from_rank0(reference)  # (a resume: the run's own)
         self.baselines = [MovingAverageBaseline(self.search['baseline_decay']) for _ in self.objective.lambdas]
         self.search_log = {}
         self.skipped_rewards = 0
@@ -192,8 +193,8 @@ class HNASSearchModel(HNASSRModel):
             value = self.joint_reward(psnr - psnr_ref, cost, entropy, lam)
             if not math.isfinite(value):
                 self.skipped_rewards += 1
-                get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, cost {cost}): controller step '
-                                          f'skipped ({self.skipped_rewards} so far)')
+                get_root_logger().warning(f'non-finite reward {value} (PSNR {psnr}, reference PSNR {psnr_ref}, cost '
+                                          f'{cost}): controller step skipped ({self.skipped_rewards} so far)')
                 continue
             advantage = baseline.update(value)
             loss = -advantage * log_prob
@@ -257,7 +258,9 @@ class HNASSearchModel(HNASSRModel):
     def training_state(self, epoch, current_iter):
         """BasicSR's training state plus the search state (baseline, sampler states)."""
         search = {'lambdas': list(self.objective.lambdas), 'baselines': [b.state_dict() for b in self.baselines],
-                  'generator': self.generator.get_state(), 'rng': _rng_state(self.rng)}
+                  'generator': self.generator.get_state(), 'rng': _rng_state(self.rng),
+                  'reward_psnr': self.search['reward_psnr'],
+                  'reference': None if self.reference is None else space.encode(self.reference)}
         return dict(super().training_state(epoch, current_iter), search=search)
 
     def resume_training(self, resume_state):
@@ -266,6 +269,13 @@ class HNASSearchModel(HNASSRModel):
         if tuple(lambdas) != self.objective.lambdas:
             raise ToolError(f'search.lambda: the run to resume searched at lambda {lambdas}, these options at '
                             f'{list(self.objective.lambdas)}; resume with the same lambdas or start a new run')
+        reward_psnr = search.get('reward_psnr', 'absolute')  # (older states: the paper's reward)
+        if reward_psnr != self.search['reward_psnr']:
+            raise ToolError(f"search.reward_psnr: the run to resume rewarded {reward_psnr} PSNR, these options "
+                            f"{self.search['reward_psnr']}; its baseline holds rewards of the other kind: resume with "
+                            'the same setting or start a new run')
+        if search.get('reference') is not None:  # the run's own reference (manual_seed may be drawn anew)
+            self.reference = space.decode(search['reference'], self.num_layers)
         super().resume_training(resume_state)
         states = search['baselines'] if 'baselines' in search else [search['baseline']]  # (older states: one)
         for baseline, state in zip(self.baselines, states):

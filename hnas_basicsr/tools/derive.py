@@ -94,8 +94,9 @@ def controller_patches(opt, max_patches):
 
 
 def weight_batches(opt, steps, seed):
-    """``steps`` (lq, gt) batches of the weight split as the search draws them (random crops and flips, its batch
-    size), drawn once with ``seed``, so that every candidate is fine-tuned on the same ones."""
+    """``steps`` (lq, gt) batches of ``datasets.train`` (in a search's options the weight split) as the search draws
+    them (random crops and flips, its batch size), drawn once with ``seed``, so that every candidate is fine-tuned on
+    the same ones."""
     dataset_opt = copy.deepcopy((opt.get('datasets') or {}).get('train') or {})
     dataset_opt.update(phase='train', scale=opt.get('scale') or opt['network_g'].get('upscale', 2))
     release_base_datasets()  # the controller split's reader holds the same LMDBs, which open once per process
@@ -106,7 +107,7 @@ def weight_batches(opt, steps, seed):
         random.seed(seed)  # basicsr's crops and flips draw from the global random module
         items = [dataset[rng.randrange(len(dataset))] for _ in range(steps * batch)]
     except Exception as exc:  # missing or unreadable data
-        raise ToolError(f'datasets.train (weight split): {one_line(exc)}') from None
+        raise ToolError(f"datasets.train ({dataset_opt.get('split', 'weights')} split): {one_line(exc)}") from None
     finally:
         release_base_datasets()
     return [(torch.stack([it['lq'] for it in items[i:i + batch]]), torch.stack([it['gt'] for it in items[i:i + batch]]))
