@@ -42,7 +42,7 @@ def main():
     args = parser.parse_args()
     opt = load_yaml(osp.join(ROOT, args.opt))
     resolve_paths(opt, ROOT)
-    search = dict(search_options(opt), reward_psnr='relative')
+    search = dict(search_options(opt), reward_psnr='relative', strategy='controller')  # (its reference)
     supernet = load_network(opt['network_g'], latest_checkpoints(osp.join(ROOT, args.experiment))[0], 'network_g')
     objective = SearchObjective(search, supernet.hparams)
     reference = objective.reference(opt.get('manual_seed') or 0)
