@@ -11,8 +11,13 @@ drawn as the search draws them (its batch size, random crops and flips). Printed
   controller should follow);
 - the signal-to-noise ratio of one controller step, signal / noise, for both rewards.
 
+With ``--controller`` the architectures are that search's controller's samples (its newest checkpoint, seeded)
+instead of uniform ones, and a second table gives the spread across them of each term of the joint reward at the
+search's lambda: lambda * PSNR (the architectures' mean PSNR), (1 - lambda) * Cost, and the entropy bonus. The term
+with the largest spread is what the controller's policy gradient mostly follows.
+
 Usage: python bench/reward_noise.py [--experiment experiments/search_quality_rand06s1cap2]
-       [-opt results/search_quality/rand06s1cap2/search.yml] [--batches 50] [--archs 8] [--seed 0]
+       [-opt results/search_quality/rand06s1cap2/search.yml] [--batches 50] [--archs 8] [--seed 0] [--controller]
 """
 import argparse
 import random
@@ -26,8 +31,11 @@ from same_budget import ROOT  # noqa: E402
 
 from hnas_basicsr.cli import load_yaml  # noqa: E402
 from hnas_basicsr.data.hnas_split_dataset import controller_split  # noqa: E402
+import torch  # noqa: E402
+
 from hnas_basicsr.nas import space  # noqa: E402
-from hnas_basicsr.objective import SearchObjective, search_options  # noqa: E402
+from hnas_basicsr.objective import SearchObjective, build_controllers, search_options  # noqa: E402
+from hnas_basicsr.networks import build, load_weights  # noqa: E402
 from hnas_basicsr.runtime import resolve_paths  # noqa: E402
 from hnas_basicsr.tools.derive import latest_checkpoints, load_network, weight_batches  # noqa: E402
 
@@ -39,22 +47,34 @@ def main():
     parser.add_argument('--batches', type=int, default=50)
     parser.add_argument('--archs', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--controller', action='store_true',
+                        help="the controller's samples instead of uniform architectures, and the reward terms' spread")
     args = parser.parse_args()
     opt = load_yaml(osp.join(ROOT, args.opt))
     resolve_paths(opt, ROOT)
     search = dict(search_options(opt), reward_psnr='relative', strategy='controller')  # (its reference)
-    supernet = load_network(opt['network_g'], latest_checkpoints(osp.join(ROOT, args.experiment))[0], 'network_g')
+    net_g_path, net_c_path = latest_checkpoints(osp.join(ROOT, args.experiment))
+    supernet = load_network(opt['network_g'], net_g_path, 'network_g')
     objective = SearchObjective(search, supernet.hparams)
     reference = objective.reference(opt.get('manual_seed') or 0)
-    rng = random.Random(args.seed)
-    archs = [space.random_genotype(objective.num_layers, rng, search['max_identity']) for _ in range(args.archs)]
+    if args.controller:
+        controller = load_weights(build_controllers(lambda o: build(o, 'network_c'), opt['network_c'], search),
+                                  net_c_path).eval()
+        generator = torch.Generator().manual_seed(args.seed)
+        with torch.no_grad():
+            samples = [controller.sample(generator=generator) for _ in range(args.archs)]
+        archs = [sample.genotype for sample in samples]
+    else:
+        rng = random.Random(args.seed)
+        archs = [space.random_genotype(objective.num_layers, rng, search['max_identity']) for _ in range(args.archs)]
     batches = weight_batches(dict(opt, datasets={'train': controller_split(opt['datasets']['train'])}),
                              args.batches, args.seed)
     ref = [objective.psnr(supernet, reference, lq, gt) for lq, gt in batches]
     absolute = [[objective.psnr(supernet, g, lq, gt) for lq, gt in batches] for g in archs]
     relative = [[p - r for p, r in zip(row, ref)] for row in absolute]
     signal = statistics.stdev(statistics.mean(row) for row in absolute)
-    print(f'{args.experiment}: {args.archs} uniform architectures and the reference, {args.batches} controller-split '
+    print(f"{args.experiment}: {args.archs} {'controller-sampled' if args.controller else 'uniform'} "
+          f'architectures and the reference, {args.batches} controller-split '
           f"batches of {opt['datasets']['train']['batch_size_per_gpu']} ({opt['datasets']['train']['gt_size']}x"
           f"{opt['datasets']['train']['gt_size']} GT crops), supernet PSNR on Y (dB)")
     print(f'reference PSNR over the batches: mean {statistics.mean(ref):.3f}, sd {statistics.stdev(ref):.3f}')
@@ -64,6 +84,15 @@ def main():
     for name, rows in (('absolute', absolute), ('relative', relative)):
         noise = statistics.mean(statistics.stdev(row) for row in rows)
         print(f'| {name} | {noise:.3f} | {signal:.3f} | {signal / noise:.3f} |')
+    if args.controller:
+        lam = objective.lambdas[0]
+        terms = {f'{lam} * PSNR (architecture mean)': [lam * statistics.mean(row) for row in absolute],
+                 f'{1 - lam:.1f} * Cost': [(1 - lam) * objective.cost(g) for g in archs],
+                 'entropy bonus': [objective.entropy_bonus(sample.entropy) for sample in samples]}
+        print(f'\nreward terms across the {args.archs} samples (lambda {lam}, Cost in units of '
+              f"{search['cost_unit']} G multiply-adds)\n| term | mean | sd across the samples |\n|---|---|---|")
+        for name, values in terms.items():
+            print(f'| {name} | {statistics.mean(values):.3f} | {statistics.stdev(values):.4f} |')
 
 
 if __name__ == '__main__':

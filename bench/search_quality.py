@@ -22,7 +22,9 @@ rand06s0cap2, ...); and the same with a 16-feature supernet (``network_g.num_fea
 ctrl06s0c16, rand06s0c16, ... with seeds 0 to 2); and the controller under the cap with ``search.reward_psnr:
 relative`` (its reward's PSNR relative to a fixed reference architecture's on the same batch; ctrl06s0rel, ... with
 seeds 0 to 4, against random search's rand06s0cap2, ...: random search rewards nothing; and at lambda 0.2 and 0.9,
-ctrl02s0rel and ctrl09s0rel; and both with the 16-feature supernet, ctrl06s0c16rel, ... against rand06s0c16, ...).
+ctrl02s0rel and ctrl09s0rel; and both with the 16-feature supernet, ctrl06s0c16rel, ... against rand06s0c16, ...,
+and at lambda 0.2 and 0.9, ctrl02s0c16rel and ctrl09s0c16rel; and these with Cost in units of 50000 G multiply-adds
+instead of 1000, at lambda 0.9, 0.2 and 0.6: ctrl09s0c16relcu50, ...).
 
 Besides each pick's reward on the supernet, the table gives its reward with the retrained PSNR on Set5 in place of
 the supernet's (lambda * PSNR - (1 - lambda) * Cost): the search's own trade-off between PSNR and cost, judged on
@@ -60,6 +62,7 @@ FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iteratio
 CAP = {'search.max_identity': 2}
 C16 = {**CAP, 'network_g.num_feat': 16}  # a wider supernet ranks better (bench/ranking_validity.py)
 REL = {**CAP, 'search.reward_psnr': 'relative'}  # the controller's reward without the batch's difficulty
+CU50 = {'search.cost_unit': 50000.0}  # Cost's spread over the controller's samples near the PSNR's (reward_noise.py)
 RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
     ('ctrl02s0', 'ctrl', 0.2, 0, {}), ('ctrl09s0', 'ctrl', 0.9, 0, {}), ('front', 'ctrl', FRONT, 0, {}),
     ('ctrl09s0cap2', 'ctrl', 0.9, 0, CAP), ('ctrl02s0cap2', 'ctrl', 0.2, 0, CAP)] + [
@@ -68,7 +71,10 @@ RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in (
     (f'{s}06s{seed}c16', s, 0.6, seed, C16) for seed in (0, 1, 2) for s in ('ctrl', 'rand')] + [
     (f'ctrl06s{seed}rel', 'ctrl', 0.6, seed, REL) for seed in (0, 1, 2, 3, 4)] + [  # against rand06s<seed>cap2
     ('ctrl02s0rel', 'ctrl', 0.2, 0, REL), ('ctrl09s0rel', 'ctrl', 0.9, 0, REL)] + [
-    (f'ctrl06s{seed}c16rel', 'ctrl', 0.6, seed, {**C16, **REL}) for seed in (0, 1, 2)]  # against rand06s<seed>c16
+    (f'ctrl06s{seed}c16rel', 'ctrl', 0.6, seed, {**C16, **REL}) for seed in (0, 1, 2)] + [  # against rand06s<seed>c16
+    ('ctrl02s0c16rel', 'ctrl', 0.2, 0, {**C16, **REL}), ('ctrl09s0c16rel', 'ctrl', 0.9, 0, {**C16, **REL})] + [
+    (f'ctrl0{round(lam * 10)}s0c16relcu50', 'ctrl', lam, 0, {**C16, **REL, **CU50})
+    for lam in (0.9, 0.2, 0.6)]
 RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
 
 
