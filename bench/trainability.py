@@ -144,7 +144,7 @@ def main():
             trained[label] = osp.join(args.out, 'options', option_file)
     out = benchmark_folder(args.out, args.settings)
     run('benchmark', ['tools/benchmark.py', '-opt', *trained.values(), '--labels', *trained, '--sets',
-                      'datasets/Set5', 'datasets/Set14', '--out', out, '--runs', '1'])
+                      'datasets/Set5', 'datasets/Set14', '--out', out, '--runs', '1', '--reuse'])
     gains_table(out)
 
 

@@ -37,6 +37,7 @@ class Model:
     scale: int
     params: int = 0
     macs: int = 0
+    checkpoint: str = ''
 
 
 @dataclass
@@ -99,7 +100,8 @@ def load_model(opt_path, label=None, scales=None, compile=False):
         label = label.split('_', 1)[1] if label.startswith(('train_', 'test_')) else label
     cost = count_cost(net, DEFAULT_LR_SIZE, net_opt.get('num_in_ch', 3))
     net.eval()
-    return Model(label, torch.compile(net, dynamic=True) if compile else net, model_scale, cost.params, cost.macs)
+    return Model(label, torch.compile(net, dynamic=True) if compile else net, model_scale, cost.params, cost.macs,
+                 path)
 
 
 def _images(folder):

@@ -106,6 +106,33 @@ def test_compiled_networks_score_as_the_eager_ones(setup):
         assert float(rows[True][f'{name} PSNR']) == pytest.approx(float(rows[False][f'{name} PSNR']), abs=1e-3)
 
 
+def test_reuse_keeps_the_rows_of_models_whose_checkpoint_is_older_than_the_table(setup):
+    tmp, sets, models = setup
+    out = tmp / 'out_reuse'
+    args = ['-opt', *models[:2], '--sets', *sets, '--out', str(out), '--runs', '1']
+    assert benchmark.main(args) == 0
+    first = read_csv(out / 'benchmark.csv')
+    marked = [dict(r, **{'tinyA PSNR': '12.3456'}) if r['Model'] != 'Bicubic' else r for r in first]
+    with open(out / 'benchmark.csv', 'w', newline='') as f:  # a mark that only a kept row carries on
+        writer = csv.DictWriter(f, fieldnames=list(first[0]))
+        writer.writeheader()
+        writer.writerows(marked)
+    written = os.path.getmtime(out / 'benchmark.csv')
+    edsr_weights = tmp / 'edsr.pth'
+    os.utime(edsr_weights, (written + 10, written + 10))  # edsr retrained since: scored again
+    try:
+        assert benchmark.main(args + ['--reuse']) == 0
+    finally:
+        os.utime(edsr_weights, (written - 10, written - 10))
+    rows = {r['Model']: r for r in read_csv(out / 'benchmark.csv')}
+    assert rows['hnas']['tinyA PSNR'] == '12.3456' and rows['hnas']['tinyB PSNR'] == first[2]['tinyB PSNR']
+    assert rows['edsr']['tinyA PSNR'] == first[1]['tinyA PSNR'] != '12.3456'
+    assert 'Rows kept from an earlier run of this table (`--reuse`; their latency was measured then): hnas.' in \
+        (out / 'benchmark.md').read_text()
+    assert benchmark.main(args) == 0  # without --reuse every model is scored
+    assert [r['tinyA PSNR'] for r in read_csv(out / 'benchmark.csv')] == [r['tinyA PSNR'] for r in first]
+
+
 def test_without_models_the_table_is_the_bicubic_rows_of_every_scale(setup):
     tmp, sets, _ = setup
     out = tmp / 'out_bicubic'

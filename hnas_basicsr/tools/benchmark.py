@@ -13,7 +13,9 @@ first at each. The weights are ``path.pretrain_network_g``, or else the option f
 in ``HR/`` (``tools/prepare_data.py <HR folder> --no-sub-images`` writes one). The published protocol: the HR
 cropped to a multiple of the scale, its MATLAB-style bicubic LR, Y rounded to 8 bits, grayscale images on
 their own channel (:mod:`hnas_basicsr.metrics`). Writes ``<out>/benchmark.md`` (the table and its protocol),
-``benchmark.csv`` and ``psnr_vs_macs.png``. Errors print one line on stderr and exit with status 2.
+``benchmark.csv`` and ``psnr_vs_macs.png``. With ``--reuse`` a model keeps its rows of the ``benchmark.csv``
+already in ``--out`` when its checkpoint is older than that file (and the sets and scales are the same): adding a
+model to a table scores only it. Errors print one line on stderr and exit with status 2.
 """
 import argparse
 import csv
@@ -47,6 +49,8 @@ def parse_args(argv):
     parser.add_argument('--out', default='results/benchmark', help='output folder (default results/benchmark)')
     parser.add_argument('--compile', action='store_true', help='torch.compile each network (dynamic shapes; the '
                         'compilation, tens of seconds per network, falls in the warm-up pass)')
+    parser.add_argument('--reuse', action='store_true', help='keep the rows of <out>/benchmark.csv of models whose '
+                        'checkpoint is older than it; score only the others (and bicubic)')
     parser.add_argument('--latency-table', metavar='FILE', help='a table of tools/build_latency_table.py: each '
                         'model is also timed on one input of its LR size, beside the latency the table predicts')
     args = parser.parse_args(argv)
@@ -84,6 +88,33 @@ def rows_of(models, sets, results, scales):
     return rows
 
 
+def reusable_results(path, models, sets, scales):
+    """Results of ``models`` (label, set, scale) -> dict as :func:`evaluate` gives, read back from an earlier
+    ``benchmark.csv`` at ``path``: only models whose checkpoint is older than it and with a row for every scale of
+    ``scales`` holding every set of ``sets``; none if there is no such file."""
+    if not os.path.isfile(path):
+        return {}
+    written = os.path.getmtime(path)
+    with open(path, newline='') as f:
+        rows = {(row['Model'], int(row['Scale'])): row for row in csv.DictReader(f)}
+
+    def number(value):
+        return None if value == '-' else float(value)
+
+    results = {}
+    for model in models:
+        old = [rows.get((model.label, scale)) for scale in scales if scale == model.scale]
+        if not old or old[0] is None or not os.path.getmtime(model.checkpoint) < written or \
+                any(f'{name} PSNR' not in old[0] for name in sets):
+            continue
+        for name in sets:
+            results[model.label, name, model.scale] = {
+                'psnr': float(old[0][f'{name} PSNR']), 'ssim': float(old[0][f'{name} SSIM']),
+                **{k: number(old[0][f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
+                                                                      ('ms/img max', 'ms_max'))}}
+    return results
+
+
 def latency_cell(row, name):
     """'median (min-max)' ms per image, or '-'."""
     if row[f'{name} ms/img'] == '-':
@@ -99,8 +130,9 @@ def gray_note(gray, counts):
             f'replicated RGB: {"; ".join(found) if found else "none in these sets"}.')
 
 
-def markdown(rows, sets, gray, args, threads, device):
-    """The table in Table II's layout, then its protocol."""
+def markdown(rows, sets, gray, args, threads, device, reused=()):
+    """The table in Table II's layout, then its protocol (``reused``: the models whose rows an earlier run
+    scored)."""
     names = list(sets)
     head = ['Scale', 'Model', 'Mult-Adds (G)', 'Params (M)'] + [f'{n} PSNR/SSIM' for n in names] + \
         [f'{n} ms/img' for n in names]
@@ -126,7 +158,8 @@ def markdown(rows, sets, gray, args, threads, device):
         f'{", every network torch.compiled (inductor, dynamic shapes)" if args.compile else ""}; one warm-up pass, '
         f'then {args.runs} timed runs per '
         'image; per run the mean over the images: median (min-max) over the runs; decoding and metrics excluded.',
-    ]
+    ] + ([f'- Rows kept from an earlier run of this table (`--reuse`; their latency was measured then): '
+          f'{", ".join(reused)}.'] if reused else [])
 
 
 def latency_table_lines(models, table, device, runs):
@@ -193,13 +226,17 @@ def benchmark(args):
                         'folder')
     print(f'benchmark: {len(models)} models + bicubic on {", ".join(sets)} at x{", x".join(map(str, scales))} '
           f'({device}, {torch.get_num_threads()} threads)', flush=True)
-    results, gray = {}, {}
+    results = reusable_results(os.path.join(args.out, 'benchmark.csv'), models, sets, scales) if args.reuse else {}
+    reused = sorted({label for label, _, _ in results})
+    if reused:
+        print(f'benchmark: {len(reused)} models keep their rows of {args.out}/benchmark.csv (--reuse)', flush=True)
+    gray = {}
     for name, images in sets.items():
         for scale in scales:
             test_set = pairs_at(name, images, scale)
             gray[name] = test_set.gray
             results[BICUBIC, name, scale] = evaluate_bicubic(test_set)
-            for model in (m for m in models if m.scale == scale):
+            for model in (m for m in models if m.scale == scale and (m.label, name, scale) not in results):
                 r = results[model.label, name, scale] = evaluate(model, test_set, device, args.tile, args.overlap,
                                                                  args.runs)
                 print(f'  {model.label} on {name} x{scale}: {r["psnr"]:.2f} dB / {r["ssim"]:.4f}, '
@@ -210,7 +247,7 @@ def benchmark(args):
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    lines = markdown(rows, sets, gray, args, torch.get_num_threads(), device)
+    lines = markdown(rows, sets, gray, args, torch.get_num_threads(), device, reused)
     if table:
         lines += latency_table_lines(models, table, device, args.runs)
     with open(os.path.join(args.out, 'benchmark.md'), 'w') as f:
