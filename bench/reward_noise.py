@@ -27,12 +27,11 @@ from os import path as osp
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
+import torch  # noqa: E402
 from same_budget import ROOT  # noqa: E402
 
 from hnas_basicsr.cli import load_yaml  # noqa: E402
 from hnas_basicsr.data.hnas_split_dataset import controller_split  # noqa: E402
-import torch  # noqa: E402
-
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.objective import SearchObjective, build_controllers, search_options  # noqa: E402
 from hnas_basicsr.networks import build, load_weights  # noqa: E402

@@ -88,10 +88,10 @@ def rows_of(models, sets, results, scales):
     return rows
 
 
-def reusable_results(path, models, sets, scales):
+def reusable_results(path, models, sets):
     """Results of ``models`` (label, set, scale) -> dict as :func:`evaluate` gives, read back from an earlier
-    ``benchmark.csv`` at ``path``: only models whose checkpoint is older than it and with a row for every scale of
-    ``scales`` holding every set of ``sets``; none if there is no such file."""
+    ``benchmark.csv`` at ``path``: only models whose checkpoint is older than it and whose row (label and scale)
+    holds every set of ``sets``; none if there is no such file."""
     if not os.path.isfile(path):
         return {}
     written = os.path.getmtime(path)
@@ -103,15 +103,15 @@ def reusable_results(path, models, sets, scales):
 
     results = {}
     for model in models:
-        old = [rows.get((model.label, scale)) for scale in scales if scale == model.scale]
-        if not old or old[0] is None or not os.path.getmtime(model.checkpoint) < written or \
-                any(f'{name} PSNR' not in old[0] for name in sets):
+        old = rows.get((model.label, model.scale))
+        if old is None or not os.path.getmtime(model.checkpoint) < written or \
+                any(f'{name} PSNR' not in old for name in sets):
             continue
         for name in sets:
             results[model.label, name, model.scale] = {
-                'psnr': float(old[0][f'{name} PSNR']), 'ssim': float(old[0][f'{name} SSIM']),
-                **{k: number(old[0][f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
-                                                                      ('ms/img max', 'ms_max'))}}
+                'psnr': float(old[f'{name} PSNR']), 'ssim': float(old[f'{name} SSIM']),
+                **{k: number(old[f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
+                                                                   ('ms/img max', 'ms_max'))}}
     return results
 
 
@@ -226,7 +226,7 @@ def benchmark(args):
                         'folder')
     print(f'benchmark: {len(models)} models + bicubic on {", ".join(sets)} at x{", x".join(map(str, scales))} '
           f'({device}, {torch.get_num_threads()} threads)', flush=True)
-    results = reusable_results(os.path.join(args.out, 'benchmark.csv'), models, sets, scales) if args.reuse else {}
+    results = reusable_results(os.path.join(args.out, 'benchmark.csv'), models, sets) if args.reuse else {}
     reused = sorted({label for label, _, _ in results})
     if reused:
         print(f'benchmark: {len(reused)} models keep their rows of {args.out}/benchmark.csv (--reuse)', flush=True)
