@@ -13,12 +13,15 @@ first at each. The weights are ``path.pretrain_network_g``, or else the option f
 in ``HR/`` (``tools/prepare_data.py <HR folder> --no-sub-images`` writes one). The published protocol: the HR
 cropped to a multiple of the scale, its MATLAB-style bicubic LR, Y rounded to 8 bits, grayscale images on
 their own channel (:mod:`hnas_basicsr.metrics`). Writes ``<out>/benchmark.md`` (the table and its protocol),
-``benchmark.csv`` and ``psnr_vs_macs.png``. With ``--reuse`` a model keeps its rows of the ``benchmark.csv``
-already in ``--out`` when its checkpoint is older than that file (and the sets and scales are the same): adding a
-model to a table scores only it. Errors print one line on stderr and exit with status 2.
+``benchmark.csv``, ``benchmark_sources.json`` (what each row was scored from) and ``psnr_vs_macs.png``. With
+``--reuse`` a model keeps its row of the ``benchmark.csv`` already in ``--out`` when that run scored it from the same
+checkpoint file (path, size, modification time) with the same tiling, device, threads, compilation and runs, and
+the row holds every set of this run: adding a model to a table scores only it. Errors print one line on stderr and
+exit with status 2.
 """
 import argparse
 import csv
+import json
 import os
 import sys
 
@@ -49,8 +52,8 @@ def parse_args(argv):
     parser.add_argument('--out', default='results/benchmark', help='output folder (default results/benchmark)')
     parser.add_argument('--compile', action='store_true', help='torch.compile each network (dynamic shapes; the '
                         'compilation, tens of seconds per network, falls in the warm-up pass)')
-    parser.add_argument('--reuse', action='store_true', help='keep the rows of <out>/benchmark.csv of models whose '
-                        'checkpoint is older than it; score only the others (and bicubic)')
+    parser.add_argument('--reuse', action='store_true', help='keep the rows of <out>/benchmark.csv of models scored '
+                        'from the same checkpoint file with the same options; score only the others (and bicubic)')
     parser.add_argument('--latency-table', metavar='FILE', help='a table of tools/build_latency_table.py: each '
                         'model is also timed on one input of its LR size, beside the latency the table predicts')
     args = parser.parse_args(argv)
@@ -88,15 +91,26 @@ def rows_of(models, sets, results, scales):
     return rows
 
 
-def reusable_results(path, models, sets):
+def scored_with(model, args):
+    """What a model's rows depend on besides its label: its checkpoint file (path, size, modification time) and the
+    options that change the scores (tiling, device, threads, compilation, runs)."""
+    stat = os.stat(model.checkpoint)
+    return [os.path.abspath(model.checkpoint), stat.st_size, stat.st_mtime_ns, args.tile, args.overlap, args.device,
+            torch.get_num_threads(), args.compile, args.runs]
+
+
+def reusable_results(out, models, sets, sources):
     """Results of ``models`` (label, set, scale) -> dict as :func:`evaluate` gives, read back from an earlier
-    ``benchmark.csv`` at ``path``: only models whose checkpoint is older than it and whose row (label and scale)
-    holds every set of ``sets``; none if there is no such file."""
-    if not os.path.isfile(path):
+    ``<out>/benchmark.csv``: only models whose row (label and scale) holds every set of ``sets`` and which that run
+    scored from what ``sources`` (``'<label> x<scale>'`` -> :func:`scored_with`) gives now, as its
+    ``<out>/benchmark_sources.json`` says; none if either file is missing or unreadable."""
+    try:
+        with open(os.path.join(out, 'benchmark_sources.json')) as f:
+            before = json.load(f)
+        with open(os.path.join(out, 'benchmark.csv'), newline='') as f:
+            rows = {(row['Model'], int(row['Scale'])): row for row in csv.DictReader(f)}
+    except (OSError, ValueError, KeyError):
         return {}
-    written = os.path.getmtime(path)
-    with open(path, newline='') as f:
-        rows = {(row['Model'], int(row['Scale'])): row for row in csv.DictReader(f)}
 
     def number(value):
         return None if value == '-' else float(value)
@@ -104,14 +118,18 @@ def reusable_results(path, models, sets):
     results = {}
     for model in models:
         old = rows.get((model.label, model.scale))
-        if old is None or not os.path.getmtime(model.checkpoint) < written or \
-                any(f'{name} PSNR' not in old for name in sets):
+        source = f'{model.label} x{model.scale}'
+        if old is None or before.get(source) != sources[source]:
             continue
-        for name in sets:
-            results[model.label, name, model.scale] = {
-                'psnr': float(old[f'{name} PSNR']), 'ssim': float(old[f'{name} SSIM']),
-                **{k: number(old[f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
-                                                                   ('ms/img max', 'ms_max'))}}
+        try:
+            for name in sets:
+                results[model.label, name, model.scale] = {
+                    'psnr': float(old[f'{name} PSNR']), 'ssim': float(old[f'{name} SSIM']),
+                    **{k: number(old[f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
+                                                                       ('ms/img max', 'ms_max'))}}
+        except (KeyError, ValueError, TypeError):
+            for name in sets:
+                results.pop((model.label, name, model.scale), None)
     return results
 
 
@@ -226,7 +244,8 @@ def benchmark(args):
                         'folder')
     print(f'benchmark: {len(models)} models + bicubic on {", ".join(sets)} at x{", x".join(map(str, scales))} '
           f'({device}, {torch.get_num_threads()} threads)', flush=True)
-    results = reusable_results(os.path.join(args.out, 'benchmark.csv'), models, sets) if args.reuse else {}
+    sources = {f'{m.label} x{m.scale}': scored_with(m, args) for m in models}  # as loaded
+    results = reusable_results(args.out, models, sets, sources) if args.reuse else {}
     reused = sorted({label for label, _, _ in results})
     if reused:
         print(f'benchmark: {len(reused)} models keep their rows of {args.out}/benchmark.csv (--reuse)', flush=True)
@@ -247,6 +266,8 @@ def benchmark(args):
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    with open(os.path.join(args.out, 'benchmark_sources.json'), 'w') as f:
+        json.dump(sources, f, indent=1)
     lines = markdown(rows, sets, gray, args, torch.get_num_threads(), device, reused)
     if table:
         lines += latency_table_lines(models, table, device, args.runs)
