@@ -86,7 +86,7 @@ def main():
     if args.controller:
         lam = objective.lambdas[0]
         terms = {f'{lam} * PSNR (architecture mean)': [lam * statistics.mean(row) for row in absolute],
-                 f'{1 - lam:.1f} * Cost': [(1 - lam) * objective.cost(g) for g in archs],
+                 f'{1 - lam:g} * Cost': [(1 - lam) * objective.cost(g) for g in archs],
                  'entropy bonus': [objective.entropy_bonus(sample.entropy) for sample in samples]}
         print(f'\nreward terms across the {args.archs} samples (lambda {lam}, Cost in units of '
               f"{search['cost_unit']} G multiply-adds)\n| term | mean | sd across the samples |\n|---|---|---|")

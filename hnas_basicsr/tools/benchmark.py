@@ -122,14 +122,13 @@ def reusable_results(out, models, sets, sources):
         if old is None or before.get(source) != sources[source]:
             continue
         try:
-            for name in sets:
-                results[model.label, name, model.scale] = {
-                    'psnr': float(old[f'{name} PSNR']), 'ssim': float(old[f'{name} SSIM']),
-                    **{k: number(old[f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
-                                                                       ('ms/img max', 'ms_max'))}}
-        except (KeyError, ValueError, TypeError):
-            for name in sets:
-                results.pop((model.label, name, model.scale), None)
+            kept = {(model.label, name, model.scale): {
+                'psnr': float(old[f'{name} PSNR']), 'ssim': float(old[f'{name} SSIM']),
+                **{k: number(old[f'{name} {key}']) for key, k in (('ms/img', 'ms'), ('ms/img min', 'ms_min'),
+                                                                   ('ms/img max', 'ms_max'))}} for name in sets}
+        except (KeyError, ValueError, TypeError):  # a row of another layout: scored again
+            continue
+        results.update(kept)
     return results
 
 
