@@ -13,7 +13,8 @@ drawn as the search draws them (its batch size, random crops and flips). Printed
 
 With ``--controller`` the architectures are that search's controller's samples (its newest checkpoint, seeded)
 instead of uniform ones, and a second table gives the spread across them of each term of the joint reward at the
-search's lambda: lambda * PSNR (the architectures' mean PSNR), (1 - lambda) * Cost, and the entropy bonus. The term
+search's lambda: lambda * PSNR (the architectures' mean PSNR, absolute or relative as the search rewarded it),
+(1 - lambda) * Cost, and the entropy bonus. It needs a controller search at one lambda. The term
 with the largest spread is what the controller's policy gradient mostly follows.
 
 Usage: python bench/reward_noise.py [--experiment experiments/search_quality_rand06s1cap2]
@@ -51,7 +52,14 @@ def main():
     args = parser.parse_args()
     opt = load_yaml(osp.join(ROOT, args.opt))
     resolve_paths(opt, ROOT)
-    search = dict(search_options(opt), reward_psnr='relative', strategy='controller')  # (its reference)
+    searched = search_options(opt)
+    if args.controller and searched['strategy'] != 'controller':
+        parser.error(f'--controller: {args.experiment} is a random search (search.strategy: random): '
+                     'it has no trained controller to sample from')
+    if args.controller and isinstance(searched['lambda'], list) and len(searched['lambda']) > 1:
+        parser.error(f'--controller: {args.experiment} searched several lambdas at once (one controller each); '
+                     'this script reads a search at one lambda')
+    search = dict(searched, reward_psnr='relative', strategy='controller')  # (its reference)
     net_g_path, net_c_path = latest_checkpoints(osp.join(ROOT, args.experiment))
     supernet = load_network(opt['network_g'], net_g_path, 'network_g')
     objective = SearchObjective(search, supernet.hparams)
@@ -84,8 +92,9 @@ def main():
         noise = statistics.mean(statistics.stdev(row) for row in rows)
         print(f'| {name} | {noise:.3f} | {signal:.3f} | {signal / noise:.3f} |')
     if args.controller:
-        lam = objective.lambdas[0]
-        terms = {f'{lam} * PSNR (architecture mean)': [lam * statistics.mean(row) for row in absolute],
+        lam, kind = objective.lambdas[0], searched['reward_psnr']
+        rows = relative if kind == 'relative' else absolute
+        terms = {f'{lam} * PSNR ({kind}, architecture mean)': [lam * statistics.mean(row) for row in rows],
                  f'{1 - lam:g} * Cost': [(1 - lam) * objective.cost(g) for g in archs],
                  'entropy bonus': [objective.entropy_bonus(sample.entropy) for sample in samples]}
         print(f'\nreward terms across the {args.archs} samples (lambda {lam}, Cost in units of '

@@ -24,7 +24,9 @@ relative`` (its reward's PSNR relative to a fixed reference architecture's on th
 seeds 0 to 4, against random search's rand06s0cap2, ...: random search rewards nothing; and at lambda 0.2 and 0.9,
 ctrl02s0rel and ctrl09s0rel; and both with the 16-feature supernet, ctrl06s0c16rel, ... against rand06s0c16, ...,
 and at lambda 0.2 and 0.9, ctrl02s0c16rel and ctrl09s0c16rel; and these with Cost in units of 50000 G multiply-adds
-instead of 1000, at lambda 0.9, 0.2 and 0.6: ctrl09s0c16relcu50, ...).
+instead of 1000, at lambda 0.9, 0.2 and 0.6: ctrl09s0c16relcu50, ..., and at 0.6 with seeds 1 and 2, against
+random search at that unit: rand06s0c16cu50, ..., the architectures that rand06s0c16's derive scored, ranked by the
+reward at 50000 G (random search's supernet and scores do not depend on the unit).
 
 Besides each pick's reward on the supernet, the table gives its reward with the retrained PSNR on Set5 in place of
 the supernet's (lambda * PSNR - (1 - lambda) * Cost): the search's own trade-off between PSNR and cost, judged on
@@ -74,8 +76,30 @@ RUNS = [(f'{s[:4]}06s{seed}', s, 0.6, seed, {}) for seed in (0, 1, 2) for s in (
     (f'ctrl06s{seed}c16rel', 'ctrl', 0.6, seed, {**C16, **REL}) for seed in (0, 1, 2)] + [  # against rand06s<seed>c16
     ('ctrl02s0c16rel', 'ctrl', 0.2, 0, {**C16, **REL}), ('ctrl09s0c16rel', 'ctrl', 0.9, 0, {**C16, **REL})] + [
     (f'ctrl0{round(lam * 10)}s0c16relcu50', 'ctrl', lam, 0, {**C16, **REL, **CU50})
-    for lam in (0.9, 0.2, 0.6)]
+    for lam in (0.9, 0.2, 0.6)] + [
+    (f'ctrl06s{seed}c16relcu50', 'ctrl', 0.6, seed, {**C16, **REL, **CU50}) for seed in (1, 2)] + [
+    (f'rand06s{seed}c16cu50', 'rand', 0.6, seed, {**C16, **CU50}) for seed in (0, 1, 2)]
+RERANKED = {f'rand06s{seed}c16cu50': f'rand06s{seed}c16' for seed in (0, 1, 2)}  # run -> the run it re-ranks
 RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
+
+
+def rerank(base, out, lam, cost_unit):
+    """Rank the architectures that ``base``'s derive scored by the reward at ``lam`` and ``cost_unit`` into ``out``
+    (ranking.csv and rank1/genotype.yml). Only for random search: its supernet and scores depend on neither."""
+    with open(osp.join(ROOT, base, 'ranking.csv')) as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row['reward'] = reward(float(row['psnr_db']), float(row['gmacs']), lam, cost_unit)
+    rows.sort(key=lambda row: -row['reward'])
+    for rank, row in enumerate(rows, 1):
+        row['rank'] = rank
+    with open(osp.join(ROOT, out, 'ranking.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.makedirs(osp.join(ROOT, out, 'rank1'), exist_ok=True)
+    with open(osp.join(ROOT, out, 'rank1', 'genotype.yml'), 'w') as f:
+        yaml.safe_dump(Genotype.from_description(rows[0]['genotype']).to_dict(), f, sort_keys=False)
 
 
 def search(tag, strategy, lam, seed, iters, samples, extra):
@@ -99,7 +123,12 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
         yaml.safe_dump(opt, f, sort_keys=False)
     experiment = osp.join('experiments', opt['name'])
     minutes_file = osp.join(ROOT, out, 'search_minutes.txt')
-    if not osp.isfile(osp.join(ROOT, experiment, 'models', 'net_g_latest.pth')):
+    if tag in RERANKED:
+        if not osp.isfile(osp.join(ROOT, OUT, RERANKED[tag], 'ranking.csv')):
+            raise SystemExit(f'{tag} re-ranks the architectures of {RERANKED[tag]}: run --only {RERANKED[tag]} first')
+        minutes_file = osp.join(ROOT, OUT, RERANKED[tag], 'search_minutes.txt')
+        rerank(osp.join(OUT, RERANKED[tag]), out, lam, opt['search']['cost_unit'])
+    if tag not in RERANKED and not osp.isfile(osp.join(ROOT, experiment, 'models', 'net_g_latest.pth')):
         seconds = run(f'search {tag}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(minutes_file, 'w') as f:
             f.write(f'{seconds / 60:.1f}\n')

@@ -85,19 +85,9 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-_EDGE = re.compile(r'\((\w+),(\d+)\)')
-
-
 def parse_describe(text):
-    """Genotype.describe()'s one line -> Genotype (the ranking's genotype column)."""
-    normal, upsampling, position = text.split(' || ')
-
-    def cell(part, label):
-        assert part.startswith(f'{label}: ')
-        return [[[op, int(src)] for op, src in _EDGE.findall(node)] for node in part[len(label) + 2:].split(' | ')]
-
-    genotype = Genotype.from_dict({'normal': cell(normal, 'normal'), 'upsampling': cell(upsampling, 'upsampling'),
-                                   'position': int(position.split()[-1])}, LAYERS)
+    """The ranking's genotype column -> Genotype, checked to print back as the same line."""
+    genotype = Genotype.from_description(text, LAYERS)
     assert genotype.describe() == text
     return genotype
 

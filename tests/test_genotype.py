@@ -1,5 +1,6 @@
 """Genotype: plain-data round trip and one clear rejection per kind of bad input."""
 import copy
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,20 @@ def test_round_trip_through_yaml_is_identity():
     for genotype in published_genotypes().values():
         text = yaml.safe_dump(genotype.to_dict())
         assert Genotype.from_dict(yaml.safe_load(text), 12) == genotype
+
+
+def test_description_round_trip_is_identity():
+    for genotype in published_genotypes().values():
+        assert Genotype.from_description(genotype.describe(), 12) == genotype
+
+
+@pytest.mark.parametrize('edit, words', [
+    (lambda text: text.replace(' || position', ' | position'), 'position N'),
+    (lambda text: text.replace('(sep_conv_5x5,1) | n3', '(sep_conv_5x5,1) (identity,0) | n3', 1), 'two [op, input]'),
+    (lambda text: text.replace('position 10', 'position 13'), 'outside 1..12')])
+def test_description_rejects_bad_text(edit, words):
+    with pytest.raises(GenotypeError, match=re.escape(words)):
+        Genotype.from_description(edit(published_genotypes()['HNAS_A'].describe()), 12)
 
 
 def test_published_positions_are_one_based():

@@ -15,6 +15,7 @@ On disk (YAML, the ``network_g.genotype`` of an option file)::
       - ...
     position: 10
 """
+import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -117,6 +118,21 @@ class Genotype:
             return ' | '.join(f'n{i + 2} ' + ' '.join(f'({op},{src})' for op, src in node) for i, node in enumerate(nodes))
 
         return f'normal: {cell(self.normal)} || upsampling: {cell(self.upsampling)} || position {self.position}'
+
+    @classmethod
+    def from_description(cls, text: str, num_layers: Optional[int] = None) -> 'Genotype':
+        """The genotype that ``describe()`` printed as ``text`` (e.g. the genotype column of derive's ranking.csv)."""
+        match = re.fullmatch(r'normal: (.*) \|\| upsampling: (.*) \|\| position (\d+)', text.strip())
+        if not match:
+            raise GenotypeError(f"genotype description: expected 'normal: ... || upsampling: ... || position N', "
+                                f'got {text!r}')
+
+        def cell(part):
+            return [[[op, int(source)] for op, source in re.findall(r'\((\w+),(\d+)\)', node)]
+                    for node in part.split(' | ')]
+
+        return cls.from_dict({'normal': cell(match[1]), 'upsampling': cell(match[2]), 'position': int(match[3])},
+                             num_layers)
 
 
 def published_genotypes() -> dict:
