@@ -52,9 +52,12 @@ def main():
     args = parser.parse_args()
     opt = load_yaml(osp.join(ROOT, args.opt))
     resolve_paths(opt, ROOT)
+    if osp.basename(osp.normpath(args.experiment)) != opt['name']:
+        parser.error(f"-opt {args.opt} is the option file of experiments/{opt['name']}, not of {args.experiment}: "
+                     'pass the search.yml of that search')
     searched = search_options(opt)
     if args.controller and searched['strategy'] != 'controller':
-        parser.error(f'--controller: {args.experiment} is a random search (search.strategy: random): '
+        parser.error(f'--controller: {args.experiment} is a random search (search.strategy: random in {args.opt}): '
                      'it has no trained controller to sample from')
     if args.controller and isinstance(searched['lambda'], list) and len(searched['lambda']) > 1:
         parser.error(f'--controller: {args.experiment} searched several lambdas at once (one controller each); '

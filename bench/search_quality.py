@@ -58,6 +58,7 @@ from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
 from hnas_basicsr.nas.reward import reward  # noqa: E402
+from hnas_basicsr.tools.derive import write_ranking  # noqa: E402
 
 OUT = 'results/search_quality'
 FRONT = [0.2, 0.6, 0.9]  # the one search over several lambdas: as many iterations as the three single searches
@@ -83,23 +84,28 @@ RERANKED = {f'rand06s{seed}c16cu50': f'rand06s{seed}c16' for seed in (0, 1, 2)} 
 RUNS = [(tag, {'ctrl': 'controller', 'rand': 'random'}[s], lam, seed, extra) for tag, s, lam, seed, extra in RUNS]
 
 
-def rerank(base, out, lam, cost_unit):
-    """Rank the architectures that ``base``'s derive scored by the reward at ``lam`` and ``cost_unit`` into ``out``
-    (ranking.csv and rank1/genotype.yml). Only for random search: its supernet and scores depend on neither."""
+def rerank(base, out, opt):
+    """Rank the architectures that ``base``'s derive scored by the reward at ``opt``'s lambda and cost unit into
+    ``out`` (ranking.csv, ranking.md, rank1/genotype.yml; redone on every call, in well under a second). Only for
+    random search: its supernet and scores depend on neither."""
+    search = opt['search']
+    if search['strategy'] != 'random' or search.get('cost', 'macs') != 'macs':
+        raise ValueError(f"rerank: re-ranks a random search priced in multiply-adds, got {search}")
     with open(osp.join(ROOT, base, 'ranking.csv')) as f:
-        rows = list(csv.DictReader(f))
+        rows = [dict(row, **{k: float(row[k]) for k in ('psnr_db', 'gmacs', 'mparams')}) for row in csv.DictReader(f)]
     for row in rows:
-        row['reward'] = reward(float(row['psnr_db']), float(row['gmacs']), lam, cost_unit)
+        row['reward'] = reward(row['psnr_db'], row['gmacs'], search['lambda'], search['cost_unit'])
     rows.sort(key=lambda row: -row['reward'])
     for rank, row in enumerate(rows, 1):
         row['rank'] = rank
-    with open(osp.join(ROOT, out, 'ranking.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    with open(osp.join(ROOT, base, 'ranking.md')) as f:
+        header = f.readline().strip()
+    write_ranking(rows, osp.join(ROOT, out), f"{header}; re-ranked at lambda {search['lambda']}, Cost in units of "
+                                             f"{search['cost_unit']:g} G")
     os.makedirs(osp.join(ROOT, out, 'rank1'), exist_ok=True)
+    genotype = Genotype.from_description(rows[0]['genotype'], opt['network_g']['num_layers'])
     with open(osp.join(ROOT, out, 'rank1', 'genotype.yml'), 'w') as f:
-        yaml.safe_dump(Genotype.from_description(rows[0]['genotype']).to_dict(), f, sort_keys=False)
+        yaml.safe_dump(genotype.to_dict(), f, sort_keys=False)
 
 
 def search(tag, strategy, lam, seed, iters, samples, extra):
@@ -126,9 +132,9 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
     if tag in RERANKED:
         if not osp.isfile(osp.join(ROOT, OUT, RERANKED[tag], 'ranking.csv')):
             raise SystemExit(f'{tag} re-ranks the architectures of {RERANKED[tag]}: run --only {RERANKED[tag]} first')
-        minutes_file = osp.join(ROOT, OUT, RERANKED[tag], 'search_minutes.txt')
-        rerank(osp.join(OUT, RERANKED[tag]), out, lam, opt['search']['cost_unit'])
-    if tag not in RERANKED and not osp.isfile(osp.join(ROOT, experiment, 'models', 'net_g_latest.pth')):
+        minutes_file = osp.join(ROOT, OUT, RERANKED[tag], 'search_minutes.txt')  # (the base run's search)
+        rerank(osp.join(OUT, RERANKED[tag]), out, opt)
+    elif not osp.isfile(osp.join(ROOT, experiment, 'models', 'net_g_latest.pth')):
         seconds = run(f'search {tag}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(minutes_file, 'w') as f:
             f.write(f'{seconds / 60:.1f}\n')
@@ -140,9 +146,9 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
     minutes = open(minutes_file).read().strip() if osp.isfile(minutes_file) else '?'
     if len(lambdas) == 1:
         with open(osp.join(ROOT, out, 'ranking.csv')) as f:
-            best = next(csv.DictReader(f))
-        return [dict(best, minutes=minutes, evaluated=samples, genotype_file=osp.join(out, 'rank1', 'genotype.yml'),
-                     tag=tag, cost_unit=opt['search']['cost_unit'], **{'lambda': lam})]
+            ranking = list(csv.DictReader(f))
+        return [dict(ranking[0], minutes=minutes, evaluated=len(ranking),
+                     genotype_file=osp.join(out, 'rank1', 'genotype.yml'), tag=tag, cost_unit=opt['search']['cost_unit'], **{'lambda': lam})]
     with open(osp.join(ROOT, out, 'pareto.csv')) as f:
         front = list(csv.DictReader(f))
     picks = []

@@ -26,7 +26,9 @@ def test_description_round_trip_is_identity():
 @pytest.mark.parametrize('edit, words', [
     (lambda text: text.replace(' || position', ' | position'), 'position N'),
     (lambda text: text.replace('(sep_conv_5x5,1) | n3', '(sep_conv_5x5,1) (identity,0) | n3', 1), 'two [op, input]'),
-    (lambda text: text.replace('position 10', 'position 13'), 'outside 1..12')])
+    (lambda text: text.replace('position 10', 'position 13'), 'outside 1..12'),
+    (lambda text: text.replace('| n3 ', '| n9 ', 1), "node 3 should read 'n3 (op,input) (op,input)', got 'n9 "),
+    (lambda text: text.replace('(identity,1)', '(identity, 1)', 1), "got 'n2 (identity, 1)")])
 def test_description_rejects_bad_text(edit, words):
     with pytest.raises(GenotypeError, match=re.escape(words)):
         Genotype.from_description(edit(published_genotypes()['HNAS_A'].describe()), 12)

@@ -128,8 +128,14 @@ class Genotype:
                                 f'got {text!r}')
 
         def cell(part):
-            return [[[op, int(source)] for op, source in re.findall(r'\((\w+),(\d+)\)', node)]
-                    for node in part.split(' | ')]
+            nodes = []
+            for offset, node in enumerate(part.split(' | ')):
+                edges = re.fullmatch(r'n(\d+)((?: \(\w+,\d+\))+)', node)
+                if not edges or int(edges[1]) != offset + 2:
+                    raise GenotypeError(f'genotype description: node {offset + 2} should read '
+                                        f"'n{offset + 2} (op,input) (op,input)', got {node!r}")
+                nodes.append([[op, int(source)] for op, source in re.findall(r'\((\w+),(\d+)\)', edges[2])])
+            return nodes
 
         return cls.from_dict({'normal': cell(match[1]), 'upsampling': cell(match[2]), 'position': int(match[3])},
                              num_layers)
