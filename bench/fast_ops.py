@@ -1,7 +1,7 @@
 """CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
 
 Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
-       [--part step infer ops norm profile] [--allocator reuse|glibc] [--compile]
+       [--part step infer ops norm profile] [--allocator reuse|glibc] [--compile] [--jit]
 
 (a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
     genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched, in three
@@ -13,7 +13,8 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
     layouts and basicsr's EDSR-baseline (16 blocks, 64 features) in the same run, alternating; printed per
     network: median seconds, multiply-adds (count_macs, same input), G multiply-adds per second, and the
     seconds per multiply-add relative to EDSR's. ``--compile`` adds each network under ``torch.compile``
-    (inductor, static shapes; channels_last for HNAS), its compilation timed apart and not in the latency.
+    (inductor, static shapes; channels_last for HNAS), its compilation timed apart and not in the latency;
+    ``--jit`` adds each as TorchScript (traced on the image, frozen, torch.jit.optimize_for_inference), likewise.
 (c) ``ops`` (not run by default): the depthwise (dilated) convs of the sep/dil ops alone, in three formulations:
     PyTorch's depthwise conv in NCHW and in channels_last (oneDNN), and a dense conv with a block-diagonal
     weight (C times the multiply-adds, oneDNN's dense kernels) in channels_last; forward and backward at the search
@@ -151,6 +152,11 @@ def infer_part(args):
     for name, genotype in published_genotypes().items():
         for layout in LAYOUTS:
             nets[f'{name} {layout}'] = (HNASNet(genotype.to_dict(), num_feat=64, init='pytorch'), LAYOUTS[layout])
+    wrappers = {}  # suffix -> the network compiled for inference
+    if args.compile:
+        wrappers['compiled'] = lambda net: torch.compile(net, dynamic=False)
+    if args.jit:
+        wrappers['TorchScript'] = lambda net: torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, x)))
     macs, fns, compile_seconds = {}, {}, {}
     for label, (net, memory_format) in list(nets.items()):
         net.eval()
@@ -158,12 +164,15 @@ def infer_part(args):
             net.memory_format = memory_format
         macs[label] = count_macs(net, size)
         fns[label] = (lambda n: lambda: n(x))(net)
-        if args.compile and memory_format != torch.contiguous_format:
-            compiled = f'{label} compiled'
-            nets[compiled], macs[compiled] = nets[label], macs[label]
-            fns[compiled] = (lambda n: lambda: n(x))(torch.compile(net, dynamic=False))
+        for suffix, wrap in wrappers.items() if memory_format != torch.contiguous_format else ():
+            wrapped = f'{label} {suffix}'
+            nets[wrapped], macs[wrapped] = nets[label], macs[label]
             with torch.no_grad():
-                compile_seconds[compiled] = timed(fns[compiled])
+                start = time.perf_counter()
+                fast = wrap(net)
+                fast(x)  # (inductor compiles on the first call)
+                compile_seconds[wrapped] = time.perf_counter() - start
+            fns[wrapped] = (lambda n: lambda: n(x))(fast)
     with torch.no_grad():
         med = alternate(fns, args.runs)
     per_mac_edsr = med['EDSR-baseline'] / macs['EDSR-baseline']
@@ -175,7 +184,7 @@ def infer_part(args):
         print(f'| {label} | {macs[label] / 1e9:.1f} | {med[label]:.2f} | {macs[label] / med[label] / 1e9:.1f} | '
               f'{med[label] / macs[label] / per_mac_edsr:.2f}x |')
     for label, seconds in compile_seconds.items():
-        print(f'compilation and first call of {label}: {seconds:.0f} s')
+        print(f'building and first call of {label}: {seconds:.0f} s')
 
 
 def depthwise_formulations(conv):
@@ -256,6 +265,8 @@ def main():
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--allocator', choices=('reuse', 'glibc'), default='reuse')
     parser.add_argument('--compile', action='store_true', help='(b) also under torch.compile')
+    parser.add_argument('--jit', action='store_true', help='(b) also as TorchScript: traced, frozen and '
+                        'torch.jit.optimize_for_inference (oneDNN layouts, conv-ReLU fusion)')
     args = parser.parse_args()
     if args.allocator == 'reuse' and not reuse_freed_memory():
         sys.exit('fast_ops.py: error: this C library has no mallopt; run with --allocator glibc')
