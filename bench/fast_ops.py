@@ -156,7 +156,8 @@ def infer_part(args):
     if args.compile:
         wrappers['compiled'] = lambda net: torch.compile(net, dynamic=False)
     if args.jit:
-        wrappers['TorchScript'] = lambda net: torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, x)))
+        wrappers['TorchScript'] = lambda net: torch.jit.optimize_for_inference(
+            torch.jit.freeze(torch.jit.trace(net, x)))
     macs, fns, compile_seconds = {}, {}, {}
     for label, (net, memory_format) in list(nets.items()):
         net.eval()

@@ -148,7 +148,8 @@ def search(tag, strategy, lam, seed, iters, samples, extra):
         with open(osp.join(ROOT, out, 'ranking.csv')) as f:
             ranking = list(csv.DictReader(f))
         return [dict(ranking[0], minutes=minutes, evaluated=len(ranking),
-                     genotype_file=osp.join(out, 'rank1', 'genotype.yml'), tag=tag, cost_unit=opt['search']['cost_unit'], **{'lambda': lam})]
+                     genotype_file=osp.join(out, 'rank1', 'genotype.yml'), tag=tag,
+                     cost_unit=opt['search']['cost_unit'], **{'lambda': lam})]
     with open(osp.join(ROOT, out, 'pareto.csv')) as f:
         front = list(csv.DictReader(f))
     picks = []

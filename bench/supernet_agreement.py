@@ -4,8 +4,9 @@ Reads the tables that bench/ranking_validity.py wrote for the given labels (resu
 table.csv: each genotype's supernet PSNR and stand-alone PSNR, the mean of Set5 and Set14 over the training seeds)
 and prints Kendall tau between every two supernets' scores, each supernet's tau against stand-alone training and
 against multiply-adds (which alone rank stand-alone training well), and the tau of the ensemble: each supernet's
-scores standardised (mean 0, sd 1 over the genotypes), then averaged. If the supernets agree with each other far better than with stand-alone training and the ensemble ranks no better than
-one of them, the misranking is a bias shared by the searches, which more searches or seeds do not remove.
+scores standardised (mean 0, sd 1 over the genotypes), then averaged. If the supernets agree with each other far
+better than with stand-alone training and the ensemble ranks no better than one of them, the misranking is a bias
+shared by the searches, which more searches or seeds do not remove.
 
 Usage: python bench/supernet_agreement.py uniform-c16 uniform-c16-s1 uniform-c16-s2 [--without random1]
 """
@@ -56,8 +57,8 @@ def main():
     for label in args.labels:
         print(f'| {label} | {kendall_tau(scores[label], truth):.3f} | {kendall_tau(scores[label], macs):.3f} |')
     ensemble = [statistics.mean(column) for column in zip(*(standardised(s) for s in scores.values()))]
-    print(f'| ensemble of the {len(args.labels)} (standardised scores, averaged) | {kendall_tau(ensemble, truth):.3f} | '
-          f'{kendall_tau(ensemble, macs):.3f} |')
+    print(f'| ensemble of the {len(args.labels)} (standardised scores, averaged) | '
+          f'{kendall_tau(ensemble, truth):.3f} | {kendall_tau(ensemble, macs):.3f} |')
     print(f'| multiply-adds alone | {kendall_tau(macs, truth):.3f} | 1 |')
 
 
