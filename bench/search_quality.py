@@ -58,6 +58,7 @@ from same_budget import ROOT, SEARCH_OPT, prepare_data, run  # noqa: E402
 from hnas_basicsr.nas import space  # noqa: E402
 from hnas_basicsr.nas.genotype import Genotype  # noqa: E402
 from hnas_basicsr.nas.reward import reward  # noqa: E402
+from hnas_basicsr.objective import search_options  # noqa: E402
 from hnas_basicsr.tools.derive import write_ranking  # noqa: E402
 
 OUT = 'results/search_quality'
@@ -88,8 +89,8 @@ def rerank(base, out, opt):
     """Rank the architectures that ``base``'s derive scored by the reward at ``opt``'s lambda and cost unit into
     ``out`` (ranking.csv, ranking.md, rank1/genotype.yml; redone on every call, in well under a second). Only for
     random search: its supernet and scores depend on neither."""
-    search = opt['search']
-    if search['strategy'] != 'random' or search.get('cost', 'macs') != 'macs':
+    search = search_options(opt)
+    if search['strategy'] != 'random' or search['cost'] != 'macs':
         raise ValueError(f"rerank: re-ranks a random search priced in multiply-adds, got {search}")
     with open(osp.join(ROOT, base, 'ranking.csv')) as f:
         rows = [dict(row, **{k: float(row[k]) for k in ('psnr_db', 'gmacs', 'mparams')}) for row in csv.DictReader(f)]
@@ -100,9 +101,9 @@ def rerank(base, out, opt):
         row['rank'] = rank
     with open(osp.join(ROOT, base, 'ranking.md')) as f:
         header = f.readline().strip()
+    os.makedirs(osp.join(ROOT, out, 'rank1'), exist_ok=True)
     write_ranking(rows, osp.join(ROOT, out), f"{header}; re-ranked at lambda {search['lambda']}, Cost in units of "
                                              f"{search['cost_unit']:g} G")
-    os.makedirs(osp.join(ROOT, out, 'rank1'), exist_ok=True)
     genotype = Genotype.from_description(rows[0]['genotype'], opt['network_g']['num_layers'])
     with open(osp.join(ROOT, out, 'rank1', 'genotype.yml'), 'w') as f:
         yaml.safe_dump(genotype.to_dict(), f, sort_keys=False)
