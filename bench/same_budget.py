@@ -17,6 +17,8 @@ Run (about 30 min on 2 cores; every stage is resumable, finished trainings are k
 experiments/same_budget_* to retrain)::
 
     python bench/same_budget.py            # writes results/same_budget/{table.md,table.csv,psnr_vs_macs.png}
+    python bench/same_budget.py --seed 1   # every model trained again with seed 1: results/same_budget_seed1/
+    python bench/same_budget.py --summary results/same_budget results/same_budget_seed1   # mean and spread
 
 The table gives each model's cost at the trained (proxy) width and at the full width (num_feat 64).
 """
@@ -26,6 +28,7 @@ import csv
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -179,48 +182,91 @@ def write_table(out, labels, nets, seconds):
     print('\n'.join(lines))
 
 
+def summarize(folders):
+    """Each model's Set5 / Set14 PSNR over the training seeds (one finished run a folder): mean and sample standard
+    deviation, and the searched network minus the model, seed by seed (mean, and in how many seeds it is ahead);
+    printed and written to the first folder's seeds.md."""
+    runs = []
+    for folder in folders:
+        with open(osp.join(ROOT, folder, 'benchmark.csv')) as f:
+            runs.append({row['Model']: row for row in csv.DictReader(f)})
+    labels = [label for label in runs[0] if all(label in run for run in runs)]
+    sets = [k[:-5] for k in runs[0][labels[0]] if k.endswith(' PSNR')]
+    if 'HNAS-searched' not in labels:
+        sys.exit(f'same_budget: HNAS-searched is not in every run of {folders}')
+    head = ['Model', 'Mult-Adds proxy (G)'] + [f'{s} PSNR, mean ± sd' for s in sets] + \
+        [f'{s}: searched - model (ahead)' for s in sets]
+    lines = [f'Training seeds: {len(runs)} ({", ".join(folders)})', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for label in labels:
+        cells = [label, runs[0][label]['Mult-Adds (G)']]
+        for name in sets:
+            values = [float(run[label][f'{name} PSNR']) for run in runs]
+            cells.append(f'{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}' if len(values) > 1
+                         else f'{values[0]:.3f}')
+        for name in sets:
+            diffs = [float(run['HNAS-searched'][f'{name} PSNR']) - float(run[label][f'{name} PSNR']) for run in runs]
+            cells.append('-' if label == 'HNAS-searched' else
+                         f'{statistics.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)} of {len(diffs)})')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    with open(osp.join(ROOT, folders[0], 'seeds.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--out', default=OUT, help=f'output folder (default {OUT})')
+    parser.add_argument('--out', help=f'output folder (default {OUT}, {OUT}_seed<N> with --seed)')
+    parser.add_argument('--seed', type=int, help="training seed of every model (default: the schedule file's); "
+                        'experiment names get _seed<N>; the search and its pick stay the same')
+    parser.add_argument('--summary', nargs='+', metavar='FOLDER', help='only summarise finished runs (one folder a '
+                        'training seed) into the mean and spread of each model\'s PSNR; writes the first folder\'s '
+                        'seeds.md')
     args = parser.parse_args()
+    if args.summary:
+        return summarize(args.summary)
+    suffix = '' if args.seed is None else f'_seed{args.seed}'
+    out = args.out or OUT + suffix
     start = time.time()
     prepare_data()
-    search_opt = search_options(args.out)
+    search_opt = search_options(out)
     run('search', ['hnas_basicsr/train.py', '-opt', search_opt, '--auto_resume'])
-    derived = osp.join(args.out, 'derived')
+    derived = osp.join(out, 'derived')
     run('derive', ['tools/derive.py', '-opt', search_opt, '--experiment', f'experiments/{SEARCH_NAME}',
                    '--out', derived, '--name', 'HNAS_T91', '--num-feat', str(PROXY_FEAT), '--top-k', '1'])
     with open(osp.join(ROOT, TRAIN_OPT)) as f:
         base = yaml.safe_load(f)
+    if args.seed is not None:
+        base['manual_seed'] = args.seed
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
     nets.update(edsrs_matching(nets['HNAS-searched'][1]))
+    nets = {label: (tag + suffix, net) for label, (tag, net) in nets.items()}
     reused = osp.join(ROOT, 'results', 'trainability', 'train_seconds.json')  # HNAS-A/B/C trained by trainability.py
     reused = json.load(open(reused)) if osp.isfile(reused) else {}
-    times_file = osp.join(ROOT, args.out, 'train_seconds.json')
+    times_file = osp.join(ROOT, out, 'train_seconds.json')
     seconds = json.load(open(times_file)) if osp.isfile(times_file) else {}
     option_files = []
-    os.makedirs(osp.join(ROOT, args.out, 'options'), exist_ok=True)
+    os.makedirs(osp.join(ROOT, out, 'options'), exist_ok=True)
     for label, (tag, net) in nets.items():
         opt = train_options(base, tag, net)
-        option_file = osp.join(args.out, 'options', f'{opt["name"]}.yml')
+        option_file = osp.join(out, 'options', f'{opt["name"]}.yml')
         with open(osp.join(ROOT, option_file), 'w') as f:
             yaml.safe_dump(opt, f, sort_keys=False)
         option_files.append(option_file)
         if osp.isfile(osp.join(ROOT, 'experiments', opt['name'], 'models', 'net_g_latest.pth')):
             print(f'same_budget: {label} already trained (experiments/{opt["name"]})')
-            if f'{label} {COMPARED}' in reused:
-                seconds.setdefault(tag, reused[f'{label} {COMPARED}'])
+            if f'{label} {COMPARED}{suffix}' in reused:
+                seconds.setdefault(tag, reused[f'{label} {COMPARED}{suffix}'])
             continue
         seconds[tag] = run(f'train {label}', ['hnas_basicsr/train.py', '-opt', option_file, '--auto_resume'])
         with open(times_file, 'w') as f:
             json.dump(seconds, f, indent=1)
     run('benchmark', ['tools/benchmark.py', '-opt', *option_files, '--labels', *nets, '--sets', 'datasets/Set5',
-                      'datasets/Set14', '--out', args.out])
-    write_table(args.out, list(nets), [net for _, net in nets.values()],
+                      'datasets/Set14', '--out', out])
+    write_table(out, list(nets), [net for _, net in nets.values()],
                 {label: seconds[tag] for label, (tag, _) in nets.items() if tag in seconds})
-    print(f'\nsame_budget: finished in {(time.time() - start) / 60:.1f} min; {args.out}/table.md, '
-          f'{args.out}/psnr_vs_macs.png')
-
+    print(f'\nsame_budget: finished in {(time.time() - start) / 60:.1f} min; {out}/table.md, '
+          f'{out}/psnr_vs_macs.png')
 
 if __name__ == '__main__':
     main()
