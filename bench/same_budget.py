@@ -194,6 +194,10 @@ def summarize(folders):
     sets = [k[:-5] for k in runs[0][labels[0]] if k.endswith(' PSNR')]
     if 'HNAS-searched' not in labels:
         sys.exit(f'same_budget: HNAS-searched is not in every run of {folders}')
+    for label in labels:
+        if len({(run[label]['Params (M)'], run[label]['Mult-Adds (G)']) for run in runs}) > 1:
+            sys.exit(f'same_budget: {label} is not the same network in every run of {folders} (its params or '
+                     'multiply-adds differ)')
     head = ['Model', 'Mult-Adds proxy (G)'] + [f'{s} PSNR, mean ± sd' for s in sets] + \
         [f'{s}: searched - model (ahead)' for s in sets]
     lines = [f'Training seeds: {len(runs)} ({", ".join(folders)})', '',
@@ -267,6 +271,7 @@ def main():
                 {label: seconds[tag] for label, (tag, _) in nets.items() if tag in seconds})
     print(f'\nsame_budget: finished in {(time.time() - start) / 60:.1f} min; {out}/table.md, '
           f'{out}/psnr_vs_macs.png')
+
 
 if __name__ == '__main__':
     main()
