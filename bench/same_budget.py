@@ -182,36 +182,53 @@ def write_table(out, labels, nets, seconds):
     print('\n'.join(lines))
 
 
+def finished_run(folder):
+    """(training seed, {model label: its row of benchmark.csv}, the searched genotype's YAML) of a finished run."""
+    files = [osp.join(ROOT, folder, name) for name in ('benchmark.csv', osp.join('derived', 'rank1', 'genotype.yml'))]
+    options = osp.join(ROOT, folder, 'options')
+    if not all(osp.isfile(f) for f in files) or not osp.isdir(options) or not os.listdir(options):
+        sys.exit(f'same_budget: {folder} is not a finished run (it needs benchmark.csv, options/ and '
+                 'derived/rank1/genotype.yml): run bench/same_budget.py [--seed N] first')
+    with open(osp.join(options, sorted(os.listdir(options))[0])) as f:
+        seed = yaml.safe_load(f)['manual_seed']
+    with open(files[0]) as f:
+        rows = {row['Model']: row for row in csv.DictReader(f)}
+    with open(files[1]) as f:
+        return seed, rows, f.read()
+
+
 def summarize(folders):
-    """Each model's Set5 / Set14 PSNR over the training seeds (one finished run a folder): mean and sample standard
-    deviation, and the searched network minus the model, seed by seed (mean, and in how many seeds it is ahead);
-    printed and written to the first folder's seeds.md."""
-    runs = []
-    for folder in folders:
-        with open(osp.join(ROOT, folder, 'benchmark.csv')) as f:
-            runs.append({row['Model']: row for row in csv.DictReader(f)})
-    labels = [label for label in runs[0] if all(label in run for run in runs)]
-    sets = [k[:-5] for k in runs[0][labels[0]] if k.endswith(' PSNR')]
-    if 'HNAS-searched' not in labels:
-        sys.exit(f'same_budget: HNAS-searched is not in every run of {folders}')
+    """Each model's Set5 / Set14 PSNR over the training seeds (one finished run a folder, at least two): mean and
+    sample standard deviation, and the searched network minus the model, seed by seed (each seed's difference, their
+    mean and sd); printed and written to the first folder's seeds.md. The runs must share every model and the
+    searched genotype and differ in their seeds."""
+    seeds, runs, genotypes = zip(*(finished_run(folder) for folder in folders))
+    if len(set(seeds)) < len(seeds):
+        sys.exit(f'same_budget: the runs {", ".join(folders)} have training seeds {list(seeds)}: give each seed once')
+    if len(set(genotypes)) > 1:
+        sys.exit(f'same_budget: the runs {", ".join(folders)} searched different networks (derived/rank1/genotype.yml)')
+    labels = list(runs[0])
+    for run, folder in zip(runs, folders):
+        if set(run) != set(labels):
+            sys.exit(f'same_budget: {folder} has the models {sorted(run)}, {folders[0]} {sorted(labels)}')
     for label in labels:
         if len({(run[label]['Params (M)'], run[label]['Mult-Adds (G)']) for run in runs}) > 1:
-            sys.exit(f'same_budget: {label} is not the same network in every run of {folders} (its params or '
-                     'multiply-adds differ)')
+            sys.exit(f'same_budget: {label} is not the same network in every run (its params or multiply-adds differ)')
+    sets = [k[:-5] for k in runs[0][labels[0]] if k.endswith(' PSNR')]
+    seed_list = ', '.join(map(str, seeds))
     head = ['Model', 'Mult-Adds proxy (G)'] + [f'{s} PSNR, mean ± sd' for s in sets] + \
-        [f'{s}: searched - model (ahead)' for s in sets]
-    lines = [f'Training seeds: {len(runs)} ({", ".join(folders)})', '',
+        [f'{s}: searched - model, seeds {seed_list}; mean ± sd' for s in sets]
+    lines = [f'Training seeds {seed_list} ({", ".join(folders)}); the same searched network in each', '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for label in labels:
         cells = [label, runs[0][label]['Mult-Adds (G)']]
         for name in sets:
             values = [float(run[label][f'{name} PSNR']) for run in runs]
-            cells.append(f'{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}' if len(values) > 1
-                         else f'{values[0]:.3f}')
+            cells.append(f'{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}')
         for name in sets:
             diffs = [float(run['HNAS-searched'][f'{name} PSNR']) - float(run[label][f'{name} PSNR']) for run in runs]
-            cells.append('-' if label == 'HNAS-searched' else
-                         f'{statistics.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)} of {len(diffs)})')
+            cells.append('-' if label == 'HNAS-searched' else ', '.join(f'{d:+.3f}' for d in diffs) +
+                         f'; {statistics.mean(diffs):+.3f} ± {statistics.stdev(diffs):.3f}')
         lines.append('| ' + ' | '.join(cells) + ' |')
     with open(osp.join(ROOT, folders[0], 'seeds.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -224,11 +241,19 @@ def main():
     parser.add_argument('--seed', type=int, help="training seed of every model (default: the schedule file's); "
                         'experiment names get _seed<N>; the search and its pick stay the same')
     parser.add_argument('--summary', nargs='+', metavar='FOLDER', help='only summarise finished runs (one folder a '
-                        'training seed) into the mean and spread of each model\'s PSNR; writes the first folder\'s '
-                        'seeds.md')
+                        'training seed, at least two) into the mean and spread of each model\'s PSNR and the searched '
+                        'network\'s lead, seed by seed; writes the first folder\'s seeds.md')
     args = parser.parse_args()
     if args.summary:
+        if args.seed is not None or args.out:
+            parser.error('--summary reads finished runs: give it their folders, without --seed or --out')
+        if len(args.summary) < 2:
+            parser.error('--summary needs at least two runs (folders)')
         return summarize(args.summary)
+    with open(osp.join(ROOT, TRAIN_OPT)) as f:
+        base = yaml.safe_load(f)
+    if args.seed == base['manual_seed']:
+        parser.error(f"--seed {args.seed} is the schedule's own seed ({TRAIN_OPT}): that is the run without --seed")
     suffix = '' if args.seed is None else f'_seed{args.seed}'
     out = args.out or OUT + suffix
     start = time.time()
@@ -238,8 +263,6 @@ def main():
     derived = osp.join(out, 'derived')
     run('derive', ['tools/derive.py', '-opt', search_opt, '--experiment', f'experiments/{SEARCH_NAME}',
                    '--out', derived, '--name', 'HNAS_T91', '--num-feat', str(PROXY_FEAT), '--top-k', '1'])
-    with open(osp.join(ROOT, TRAIN_OPT)) as f:
-        base = yaml.safe_load(f)
     if args.seed is not None:
         base['manual_seed'] = args.seed
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
