@@ -254,6 +254,8 @@ def main():
         base = yaml.safe_load(f)
     if args.seed == base['manual_seed']:
         parser.error(f"--seed {args.seed} is the schedule's own seed ({TRAIN_OPT}): that is the run without --seed")
+    if args.seed is not None:
+        base['manual_seed'] = args.seed
     suffix = '' if args.seed is None else f'_seed{args.seed}'
     out = args.out or OUT + suffix
     start = time.time()
@@ -263,8 +265,6 @@ def main():
     derived = osp.join(out, 'derived')
     run('derive', ['tools/derive.py', '-opt', search_opt, '--experiment', f'experiments/{SEARCH_NAME}',
                    '--out', derived, '--name', 'HNAS_T91', '--num-feat', str(PROXY_FEAT), '--top-k', '1'])
-    if args.seed is not None:
-        base['manual_seed'] = args.seed
     nets = dict(models(), **{'HNAS-searched': searched_network(derived)})
     nets.update(edsrs_matching(nets['HNAS-searched'][1]))
     nets = {label: (tag + suffix, net) for label, (tag, net) in nets.items()}
