@@ -1,7 +1,7 @@
 """CPU speed of the HNAS ops: NCHW (the former layout) against channels_last (the default), side by side.
 
 Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--runs 3] [--threads 2]
-       [--part step infer ops norm profile] [--allocator reuse|glibc] [--compile] [--jit]
+       [--part step infer ops norm profile edges] [--allocator reuse|glibc] [--compile] [--freeze] [--jit]
 
 (a) ``step``: one supernet weight step (forward, L1 loss, backward, Adam) on each of ``--archs`` random
     genotypes (seeded), batch 16, 48x48 LR, C = 8, L = 12, x2, normalised supernet as searched, in three
@@ -14,6 +14,7 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
     network: median seconds, multiply-adds (count_macs, same input), G multiply-adds per second, and the
     seconds per multiply-add relative to EDSR's. ``--compile`` adds each network under ``torch.compile``
     (inductor, static shapes; channels_last for HNAS), its compilation timed apart and not in the latency;
+    ``--freeze`` the same with inductor's freezing (weights folded and prepacked, conv-pointwise fusions);
     ``--jit`` adds each as TorchScript (traced on the image, frozen, torch.jit.optimize_for_inference), likewise.
 (c) ``ops`` (not run by default): the depthwise (dilated) convs of the sep/dil ops alone, in three formulations:
     PyTorch's depthwise conv in NCHW and in channels_last (oneDNN), and a dense conv with a block-diagonal
@@ -25,6 +26,8 @@ Usage: python bench/fast_ops.py [--archs 8] [--repeats 3] [--lr-size 480] [--run
     channels). Printed: median milliseconds and the largest output error against float64.
 (e) ``profile`` (not run by default): PyTorch's profiler over the step of (a) on its 8 genotypes, the default
     formulation, after one warm-up step each. Printed: the ops with the most self CPU time.
+(f) ``edges`` (not run by default): each normal op of the supernet with its BatchNorm alone, forward and backward at
+    the search shapes, eager and under ``torch.compile``.
 ``--allocator glibc`` leaves glibc's malloc at its defaults instead of reusing freed memory as the entry points
 do (:mod:`hnas_basicsr.allocator`); the allocator is per process, so compare two runs. Run it from the repository
 root on an otherwise idle machine.
@@ -32,6 +35,7 @@ root on an otherwise idle machine.
 import argparse
 import contextlib
 import random
+import resource
 import statistics
 import sys
 import time
@@ -48,6 +52,7 @@ from hnas_basicsr.nas import space
 from hnas_basicsr.nas.cells import CellBatchNorm
 from hnas_basicsr.nas.cost import count_macs
 from hnas_basicsr.nas.genotype import published_genotypes
+from hnas_basicsr.nas.operations import build_op
 
 LAYOUTS = {'NCHW': torch.contiguous_format, 'channels_last': torch.channels_last}
 
@@ -56,6 +61,15 @@ def timed(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def kernel_share(fn):
+    """(system seconds, user seconds, minor page faults) of one call of ``fn``, all threads of the process: the
+    kernel's share is mostly zero-filling freshly mapped pages."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    fn()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return after.ru_stime - before.ru_stime, after.ru_utime - before.ru_utime, after.ru_minflt - before.ru_minflt
 
 
 def alternate(fns, repeats):
@@ -155,6 +169,8 @@ def infer_part(args):
     wrappers = {}  # suffix -> the network compiled for inference
     if args.compile:
         wrappers['compiled'] = lambda net: torch.compile(net, dynamic=False)
+    if args.freeze:
+        wrappers['compiled, frozen'] = lambda net: torch.compile(net, dynamic=False, options={'freezing': True})
     if args.jit:
         wrappers['TorchScript'] = lambda net: torch.jit.optimize_for_inference(
             torch.jit.freeze(torch.jit.trace(net, x)))
@@ -176,14 +192,18 @@ def infer_part(args):
             fns[wrapped] = (lambda n: lambda: n(x))(fast)
     with torch.no_grad():
         med = alternate(fns, args.runs)
+        usage = {label: kernel_share(fn) for label, fn in fns.items()}
     per_mac_edsr = med['EDSR-baseline'] / macs['EDSR-baseline']
     print(f'\n(b) inference, one {size[0]}x{size[1]} LR image, x2, 64 features, {torch.get_num_threads()} threads, '
-          f'median of {args.runs}; multiply-adds counted by count_macs on that input')
-    print('| network | G multiply-adds | latency (s) | G multiply-adds / s | time per multiply-add vs EDSR |')
-    print('|---|---|---|---|---|')
+          f'median of {args.runs}; multiply-adds counted by count_macs on that input; system time and minor page '
+          'faults of one more call')
+    print('| network | G multiply-adds | latency (s) | G multiply-adds / s | time per multiply-add vs EDSR | '
+          'system / user time (s) | minor page faults |')
+    print('|---|---|---|---|---|---|---|')
     for label in nets:
+        system, user, faults = usage[label]
         print(f'| {label} | {macs[label] / 1e9:.1f} | {med[label]:.2f} | {macs[label] / med[label] / 1e9:.1f} | '
-              f'{med[label] / macs[label] / per_mac_edsr:.2f}x |')
+              f'{med[label] / macs[label] / per_mac_edsr:.2f}x | {system:.2f} / {user:.2f} | {faults} |')
     for label, seconds in compile_seconds.items():
         print(f'building and first call of {label}: {seconds:.0f} s')
 
@@ -255,9 +275,35 @@ def norm_part(args):
                   + ' |', flush=True)
 
 
+def edges_part(args):
+    torch.manual_seed(0)
+    print(f'\n(f) one supernet edge alone (op, then its BatchNorm), batch 16, C = 8, forward and backward, '
+          f'channels_last, {torch.get_num_threads()} threads, median of {args.repeats} (ms): eager against '
+          'torch.compile of the edge (inductor, static shapes; what compiling per edge would give the step, where the '
+          'sampled path changes every step)')
+    print('| op | input | eager | compiled | speed-up | compilation (s) | largest output difference |')
+    print('|---|---|---|---|---|---|---|')
+    for name in (op for op in space.NORMAL_OPS if op != 'identity'):
+        for size in (48, 96):
+            torch._dynamo.reset()  # (a fresh compilation per case, not a fall-back to eager past dynamo's cache limit)
+            op, norm = build_op('normal', name, 8, 2), CellBatchNorm(8, affine=False, track_running_stats=False)
+            x = torch.rand(16, 8, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+
+            def edge(x, op=op, norm=norm):
+                return norm(op(x))
+            compiled = torch.compile(edge, dynamic=False)
+            fns = {label: (lambda fn: lambda: fn(x).sum().backward())(fn)
+                   for label, fn in (('eager', edge), ('compiled', compiled))}
+            seconds = timed(fns['compiled'])  # (inductor compiles on the first call)
+            difference = (compiled(x) - edge(x)).abs().max().item()
+            med = alternate(fns, args.repeats)
+            print(f'| {name} | {size}x{size} | {med["eager"] * 1e3:.1f} | {med["compiled"] * 1e3:.1f} | '
+                  f'{med["eager"] / med["compiled"]:.2f}x | {seconds:.0f} | {difference:.1e} |', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm', 'profile'),
+    parser.add_argument('--part', nargs='+', choices=('step', 'infer', 'ops', 'norm', 'profile', 'edges'),
                         default=['step', 'infer'])
     parser.add_argument('--archs', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
@@ -266,6 +312,8 @@ def main():
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--allocator', choices=('reuse', 'glibc'), default='reuse')
     parser.add_argument('--compile', action='store_true', help='(b) also under torch.compile')
+    parser.add_argument('--freeze', action='store_true', help='(b) also under torch.compile with inductor\'s '
+                        'freezing (weights as constants, prepacked for oneDNN; conv and pointwise fusions)')
     parser.add_argument('--jit', action='store_true', help='(b) also as TorchScript: traced, frozen and '
                         'torch.jit.optimize_for_inference (oneDNN layouts, conv-ReLU fusion)')
     args = parser.parse_args()
@@ -283,6 +331,8 @@ def main():
         norm_part(args)
     if 'profile' in args.part:
         profile_part(args)
+    if 'edges' in args.part:
+        edges_part(args)
 
 
 if __name__ == '__main__':
