@@ -44,19 +44,24 @@ def run(stage, title, args):
 
 
 def similar_edsr(net_opt):
-    """EDSR-baseline ``network_g`` at the same width whose multiply-adds are closest to ``net_opt``'s."""
+    """EDSR-baseline ``network_g`` at the same width whose multiply-adds are closest to ``net_opt``'s (its cost grows
+    linearly with its blocks, so two counts give the number of blocks; no upper limit)."""
     target = count_cost(build(net_opt, 'derived network'), DEFAULT_LR_SIZE, 3).macs
-    candidates = []
-    for num_block in range(1, 33):
-        edsr = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': net_opt['num_feat'],
-                'num_block': num_block, 'upscale': net_opt['upscale'], 'res_scale': 1, 'img_range': 255.,
-                'rgb_mean': [0.4488, 0.4371, 0.4040]}
-        macs = count_cost(build(edsr, 'EDSR'), DEFAULT_LR_SIZE, 3).macs
-        candidates.append((abs(macs - target), edsr, macs))
-    _, edsr, macs = min(candidates, key=lambda c: c[0])
-    print(f'demo: EDSR with {edsr["num_block"]} blocks of {edsr["num_feat"]} features: {macs / 1e9:.1f} G '
+
+    def edsr(num_block):
+        opt = {'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': net_opt['num_feat'],
+               'num_block': num_block, 'upscale': net_opt['upscale'], 'res_scale': 1, 'img_range': 255.,
+               'rgb_mean': [0.4488, 0.4371, 0.4040]}
+        return opt, count_cost(build(opt, 'EDSR'), DEFAULT_LR_SIZE, 3).macs
+
+    (_, one), (_, two) = edsr(1), edsr(2)
+    per_block = two - one
+    nearest = max(1, round(1 + (target - one) / per_block))
+    opt, macs = min((edsr(n) for n in {max(1, nearest - 1), nearest, nearest + 1}),
+                    key=lambda c: abs(c[1] - target))
+    print(f'demo: EDSR with {opt["num_block"]} blocks of {opt["num_feat"]} features: {macs / 1e9:.1f} G '
           f'multiply-adds against the derived network\'s {target / 1e9:.1f} G (480x480 LR)', flush=True)
-    return edsr
+    return opt
 
 
 def edsr_options(hnas_train_opt):
