@@ -8,6 +8,7 @@ surface before the experiment folder exists.
 """
 import contextlib
 import copy
+import difflib
 import logging
 import numbers
 import os
@@ -20,6 +21,23 @@ SCHEDULERS = ('MultiStepRestartLR', 'CosineAnnealingRestartLR')  # what basicsr'
 PATH_KEYS = ('pretrain_network_', 'strict_load_', 'param_key_', 'resume_state')
 PATHS_SET_BY_BASICSR = ('experiments_root', 'models', 'training_states', 'log', 'visualization', 'results_root')
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+# The keys basicsr 1.4.2 (its train and test pipelines, models, data sets and loaders) and this plugin read, per
+# block: a key that is none of them but close to one is a typo that basicsr would ignore without a word.
+KNOWN_KEYS = {
+    'options': ('name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'network_c',
+                'network_d', 'path', 'train', 'val', 'logger', 'dist_params', 'search', 'find_unused_parameters',
+                'is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'root_path'),
+    'train': ('total_iter', 'warmup_iter', 'ema_decay', 'optim_g', 'optim_c', 'optim_d', 'scheduler', 'scheduler_c',
+              'pixel_opt', 'perceptual_opt', 'gan_opt', 'ldl_opt', 'feature_matching_opt', 'net_d_iters',
+              'net_d_init_iters', 'net_d_reg_every', 'net_g_reg_every', 'path_reg_weight', 'path_batch_shrink',
+              'mixing_prob', 'fix_flow', 'lr_flow', 'flow_lr_mul', 'dcn_lr_mul', 'tsa_iter'),
+    'val': ('val_freq', 'save_img', 'suffix', 'metrics', 'pbar', 'num_val_samples', 'center_frame_only', 'flip_seq'),
+    'logger': ('print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'),
+    'dataset': ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'meta_info_file', 'io_backend',
+                'filename_tmpl', 'gt_size', 'use_hflip', 'use_rot', 'use_shuffle', 'color', 'mean', 'std',
+                'num_worker_per_gpu', 'batch_size_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory',
+                'num_prefetch_queue', 'persistent_workers', 'split', 'split_seed', 'val_partition', 'base_type'),
+}
 
 
 def _is_int(value):
@@ -28,6 +46,16 @@ def _is_int(value):
 
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_spelling(c, block, field, known):
+    """Fail on a key of ``block`` that nothing reads but is close to one of ``known`` (``field``: its prefix)."""
+    for key in block:
+        if isinstance(key, str) and key not in known:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+            if close:
+                c.fail(f'{field}{key}', f'unknown key; did you mean {close[0]}? (basicsr ignores keys it does not '
+                       'read, so this one would be lost without a word)')
 
 
 class _Checker:
@@ -102,6 +130,12 @@ def check_structure(opt, path, is_train=True):
             c.fail(f'path.{key}', f'unknown key; expected {", ".join(k + "*" for k in PATH_KEYS)}')
     if is_train:
         c.mapping(opt, 'logger', 'logger')
+    _check_spelling(c, opt, '', KNOWN_KEYS['options'])
+    for block in ('train', 'val', 'logger'):
+        if isinstance(opt.get(block), dict):
+            _check_spelling(c, opt[block], f'{block}.', KNOWN_KEYS[block])
+    for phase, dataset_opt in opt['datasets'].items():
+        _check_spelling(c, dataset_opt, f'datasets.{phase}.', KNOWN_KEYS['dataset'])
     return c
 
 
@@ -232,13 +266,19 @@ def _check_folder(c, field, folder, io_type):
         hint = ('python tools/prepare_data.py' if 'skimage' in folder else
                 'python tools/prepare_data.py <folder of HR images> --out <dataset folder>')
         c.fail(field, f'{folder} does not exist; prepare the data first: {hint}')
+    is_lmdb = osp.isfile(osp.join(folder, 'data.mdb'))
     if io_type == 'disk':
+        if is_lmdb:
+            c.fail(field, f'{folder} is an LMDB, read with io_backend.type: disk; set it to lmdb')
         if not any(f.lower().endswith(IMAGE_EXTENSIONS) for f in os.listdir(folder)):
             c.fail(field, f'{folder} holds no image')
         return
     meta = osp.join(folder, 'meta_info.txt')
-    if not osp.isfile(osp.join(folder, 'data.mdb')) or not osp.isfile(meta):
-        c.fail(field, f'{folder} is not an LMDB made by tools/prepare_data.py (no data.mdb or meta_info.txt)')
+    if not is_lmdb or not osp.isfile(meta):
+        hint = ('it is a folder of images: set io_backend.type: disk, or make an LMDB of it with tools/prepare_data.py'
+                if any(f.lower().endswith(IMAGE_EXTENSIONS) for f in os.listdir(folder)) else
+                'no data.mdb or meta_info.txt')
+        c.fail(field, f'{folder} is not an LMDB made by tools/prepare_data.py ({hint})')
     with open(meta, 'rb') as f:
         if not any(line.strip() for line in f):
             c.fail(field, f'{folder}/meta_info.txt lists no image: an empty LMDB')
