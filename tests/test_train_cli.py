@@ -158,6 +158,9 @@ def test_search_resumes_exactly_where_it_stopped(root, elsewhere):
     log = newest_log(exp)
     assert logged_iters(log) == list(range(1, 7))
     assert re.search(r'reward: -?\d\.\d+e[+-]\d+', log) and re.search(r'baseline: -?\d\.\d+e[+-]\d+', log)
+    # the supernet is summarised in a line (its structure would be thousands), the controller printed as basicsr does
+    assert re.search(r'Network: HNASSuperNet, with parameters: [\d,]+ \([\d,]+ modules, not printed\)', log)
+    assert 'SharedCell(' not in log and 'Network: HNASController' in log and 'LSTMCell(' in log
     net_c = {it: load(os.path.join(exp, 'models', f'net_c_{it}.pth'))['params'] for it in (3, 6)}
     assert any(not torch.equal(net_c[3][k], net_c[6][k]) for k in net_c[3])
     state_6 = load(os.path.join(exp, 'training_states', '6.state'))

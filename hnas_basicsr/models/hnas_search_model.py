@@ -25,6 +25,7 @@ from basicsr.models import lr_scheduler
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from hnas_basicsr.archs.hnas_supernet_arch import HNASSuperNet
 from hnas_basicsr.data.hnas_split_dataset import controller_split
 from hnas_basicsr.distributed import broadcast_module, broadcast_object, mean_over_ranks
 from hnas_basicsr.models.finite_updates import guard_optimizer
@@ -83,6 +84,16 @@ class HNASSearchModel(HNASSRModel):
                                       f'get one more round than the others (make the rounds a multiple of {count})')
 
     # ---- building -------------------------------------------------------------------------------------------------
+    def print_network(self, net):
+        """BasicSR's summary line; the structure too, but not the supernet's (every candidate op of every edge of
+        every layer: thousands of lines)."""
+        bare = self.get_bare_model(net)
+        if not isinstance(bare, HNASSuperNet):
+            return super().print_network(net)
+        params = sum(p.numel() for p in bare.parameters())
+        get_root_logger().info(f'Network: {type(bare).__name__}, with parameters: {params:,d} '
+                               f'({sum(1 for _ in bare.modules()):,d} modules, not printed)')
+
     def _build_controller(self):
         self.net_c = build_controllers(build_network, self.opt['network_c'], self.search).to(self.device)
         self.controllers = controllers_of(self.net_c)
