@@ -267,17 +267,17 @@ def _check_folder(c, field, folder, io_type):
                 'python tools/prepare_data.py <folder of HR images> --out <dataset folder>')
         c.fail(field, f'{folder} does not exist; prepare the data first: {hint}')
     is_lmdb = osp.isfile(osp.join(folder, 'data.mdb'))
+    holds_images = any(f.lower().endswith(IMAGE_EXTENSIONS) for f in os.listdir(folder))
     if io_type == 'disk':
         if is_lmdb:
             c.fail(field, f'{folder} is an LMDB, read with io_backend.type: disk; set it to lmdb')
-        if not any(f.lower().endswith(IMAGE_EXTENSIONS) for f in os.listdir(folder)):
+        if not holds_images:
             c.fail(field, f'{folder} holds no image')
         return
     meta = osp.join(folder, 'meta_info.txt')
     if not is_lmdb or not osp.isfile(meta):
         hint = ('it is a folder of images: set io_backend.type: disk, or make an LMDB of it with tools/prepare_data.py'
-                if any(f.lower().endswith(IMAGE_EXTENSIONS) for f in os.listdir(folder)) else
-                'no data.mdb or meta_info.txt')
+                if holds_images else 'no data.mdb or meta_info.txt')
         c.fail(field, f'{folder} is not an LMDB made by tools/prepare_data.py ({hint})')
     with open(meta, 'rb') as f:
         if not any(line.strip() for line in f):

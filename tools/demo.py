@@ -55,10 +55,7 @@ def similar_edsr(net_opt):
         return opt, count_cost(build(opt, 'EDSR'), DEFAULT_LR_SIZE, 3).macs
 
     (_, one), (_, two) = edsr(1), edsr(2)
-    per_block = two - one
-    nearest = max(1, round(1 + (target - one) / per_block))
-    opt, macs = min((edsr(n) for n in {max(1, nearest - 1), nearest, nearest + 1}),
-                    key=lambda c: abs(c[1] - target))
+    opt, macs = edsr(max(1, round(1 + (target - one) / (two - one))))
     print(f'demo: EDSR with {opt["num_block"]} blocks of {opt["num_feat"]} features: {macs / 1e9:.1f} G '
           f'multiply-adds against the derived network\'s {target / 1e9:.1f} G (480x480 LR)', flush=True)
     return opt
